@@ -1,0 +1,1 @@
+"""Datasets: loaders for the emoMusic layout and the built-in synthetic generator."""
