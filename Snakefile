@@ -1,0 +1,23 @@
+# mer: dynamic music emotion recognition, reproducing Chaki et al. (ISMIR 2020).
+# `snakemake --cores 8` runs everything below `rule all`; stage targets: dataset,
+# features, train, report (the DVC stages call these).
+
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        report_outputs(),
+    default_target: True

@@ -1,0 +1,97 @@
+"""params.yaml validation: structure by JSON schema, names by the registries.
+
+The schema (``workflow/schemas/params.schema.yaml``) checks keys, types and ranges; the
+feature-set and model names are checked against ``mer.features`` and ``mer.models`` so
+that adding a feature set or model family stays one registry entry. Every problem is
+reported at once, each line naming the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from mer.errors import ConfigError
+
+
+def _key(path) -> str:
+    parts = []
+    for part in path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def _describe(error) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"`{key}`: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"`{key}`: unknown key(s) {', '.join(map(str, extra))}; allowed keys: {known}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        where = f"`{key}.{missing}`" if error.absolute_path else f"`{missing}`"
+        return f"{where}: required key is missing"
+    return f"`{key}`: {error.message}"
+
+
+def schema_errors(params: dict, schema: dict) -> list[str]:
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
+    return [_describe(e) for e in errors]
+
+
+def name_errors(params: dict) -> list[str]:
+    """Names the schema cannot know: feature sets, model names and cross-references."""
+    from mer.features import FEATURE_SETS
+    from mer.models import parse_model_name
+
+    problems = []
+    for i, name in enumerate(params["features"]["sets"]):
+        if name not in FEATURE_SETS:
+            problems.append(f"`features.sets[{i}]`: unknown feature set {name!r}; "
+                            f"known sets: {', '.join(FEATURE_SETS)}")
+    for i, name in enumerate(params["train"]["models"]):
+        try:
+            parse_model_name(name)
+        except ConfigError as error:
+            problems.append(f"`train.models[{i}]`: {error}")
+    report = params["report"]
+    if report["baseline_model"] not in params["train"]["models"]:
+        problems.append(f"`report.baseline_model`: {report['baseline_model']!r} is not trained; "
+                        f"add it to train.models or pick one of {params['train']['models']}")
+    if report["table1"]["feature_set"] not in params["features"]["sets"]:
+        problems.append(f"`report.table1.feature_set`: {report['table1']['feature_set']!r} is not "
+                        f"extracted; pick one of {params['features']['sets']}")
+    if report["table1"]["target"] not in params["train"]["targets"]:
+        problems.append(f"`report.table1.target`: {report['table1']['target']!r} is not trained; "
+                        f"pick one of {params['train']['targets']}")
+    return problems
+
+
+def validate_params(params: dict, schema_path: str | Path, source: str = "params.yaml") -> dict:
+    """Return ``params`` unchanged if valid, else raise ConfigError listing every problem."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    problems = schema_errors(params, schema)
+    if not problems:
+        problems = name_errors(params)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{source} is invalid:\n{lines}\nFix the value(s) in {source} "
+                          f"(or the --config override) and run again.")
+    return params
+
+
+def load_params(path: str | Path, schema_path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        params = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read parameters ({error})") from error
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameters at the top level")
+    return validate_params(params, schema_path, source=str(path))

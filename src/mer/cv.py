@@ -1,0 +1,183 @@
+"""Cross-validation by song: fold assignment, one fold's training run, fold summaries.
+
+Protocol (the paper's, with the two choices it leaves open made explicit):
+
+* Songs are split into ``k`` folds (seeded shuffle); a song's frames never straddle folds.
+* For test fold ``f``, the remaining songs are the training songs. A seeded
+  ``validation_fraction`` of them is held out for early stopping; the model is fitted on
+  the rest. The test fold is touched only once, for the final predictions.
+* Features are standardised per dimension with mean and std fitted on the fitting songs
+  only (all their frames); the same statistics are applied to validation and test songs.
+* Targets are the raw annotation values (the dataset's [-1, 1] scale).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from mer.errors import ConfigError, DataError
+from mer.frames import frame_end_times, FIRST_ANNOTATED_FRAME
+from mer.io import write_csv_atomic, write_json_atomic
+from mer.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
+    """A table song_id -> fold (0..n_folds-1), shuffled with ``seed``."""
+    song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
+    if len(song_ids) < n_folds:
+        raise ConfigError(f"`cv.folds` = {n_folds} but the dataset has only {len(song_ids)} "
+                          f"songs; use at most {len(song_ids)} folds")
+    folds = np.empty(len(song_ids), dtype=np.int64)
+    splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    for fold, (_, test_rows) in enumerate(splitter.split(song_ids)):
+        folds[test_rows] = fold
+    return pd.DataFrame({"song_id": song_ids, "fold": folds})
+
+
+@dataclass(frozen=True)
+class FoldSplit:
+    fit: np.ndarray  # songs the model is fitted on
+    validation: np.ndarray  # training songs held out for early stopping
+    test: np.ndarray  # the fold's songs, seen only at evaluation
+
+
+def split_fold(folds: pd.DataFrame, fold: int, validation_fraction: float, seed: int) -> FoldSplit:
+    """Fit / validation / test song ids of one fold; validation drawn from training songs."""
+    if fold not in set(folds["fold"]):
+        raise ConfigError(f"fold {fold} does not exist; folds are 0..{folds['fold'].max()}")
+    test = folds.loc[folds["fold"] == fold, "song_id"].to_numpy()
+    train = folds.loc[folds["fold"] != fold, "song_id"].to_numpy()
+    rng = np.random.default_rng([seed, fold])
+    n_validation = min(len(train) - 1, max(1, int(round(validation_fraction * len(train)))))
+    shuffled = rng.permutation(train)
+    return FoldSplit(fit=np.sort(shuffled[n_validation:]),
+                     validation=np.sort(shuffled[:n_validation]), test=np.sort(test))
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-dimension z-scoring fitted on one set of songs (all their frames)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> "Standardizer":
+        flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        mean = flat.mean(axis=0)
+        std = flat.std(axis=0)
+        std[std < 1e-8] = 1.0  # constant features carry no information; keep them at 0
+        return cls(mean.astype(np.float32), std.astype(np.float32))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FoldOutputs:
+    model: Path
+    predictions: Path
+    attention: Path
+    history: Path
+    metrics: Path
+
+
+def predictions_table(song_ids, annotation, prediction) -> pd.DataFrame:
+    """Long table: one row per song and annotated frame, time = end of the frame (s)."""
+    n_songs, n_frames = annotation.shape
+    times = frame_end_times(n_frames, FIRST_ANNOTATED_FRAME)
+    return pd.DataFrame({
+        "song_id": np.repeat(np.asarray(song_ids), n_frames),
+        "frame": np.tile(np.arange(n_frames), n_songs),
+        "time_s": np.tile(times, n_songs),
+        "annotation": np.asarray(annotation, dtype=np.float64).ravel(),
+        "prediction": np.asarray(prediction, dtype=np.float64).ravel(),
+    })
+
+
+def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target: str,
+               model_name: str, train_config, model_options: dict, validation_fraction: float,
+               seed: int, outputs: FoldOutputs, dataset: str = "", feature_set: str = "") -> dict:
+    """Train one model on one fold and write checkpoint, predictions, attention, history, metrics."""
+    # imported here: torch is heavy and fold splitting does not need it
+    from mer.models import build_model, has_attention
+    from mer.runtime import seed_everything
+    from mer.training import fit, predict, save_checkpoint
+
+    split = split_fold(folds, fold, validation_fraction, seed)
+    missing = np.setdiff1d(folds["song_id"].to_numpy(), features.song_ids)
+    if len(missing):
+        raise DataError(f"feature table for {features.feature_set!r} lacks songs {missing[:10].tolist()}; "
+                        f"re-run feature extraction")
+    y = annotations.target(target)
+
+    def take(ids):
+        return np.asarray(features.rows(ids), dtype=np.float32), y[annotations.rows(ids)]
+
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = map(take, (split.fit, split.validation, split.test))
+    scaler = Standardizer.fit(x_fit)
+    x_fit, x_val, x_test = map(scaler.transform, (x_fit, x_val, x_test))
+
+    seed_everything(train_config.seed)
+    model = build_model(model_name, input_dim=x_fit.shape[-1], **model_options)
+    log.info("fold %d: %d fit / %d validation / %d test songs, %s on %s (%d dims)", fold,
+             len(split.fit), len(split.validation), len(split.test), model_name,
+             features.feature_set, x_fit.shape[-1])
+    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
+    prediction, attention = predict(model, x_test, device=train_config.device)
+    metrics = evaluate(y_test, prediction)
+    best = min(history, key=lambda row: row["val_loss"])
+    metrics.update(fold=fold, epochs=len(history), best_epoch=int(best["epoch"]),
+                   best_val_loss=float(best["val_loss"]))
+    log.info("fold %d test: R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"], metrics["tau"], metrics["mae"])
+
+    save_checkpoint(outputs.model, model, model_name=model_name, input_dim=int(x_fit.shape[-1]),
+                    model_options=model_options,
+                    extra={"dataset": dataset, "feature_set": feature_set, "target": target,
+                           "fold": fold, "feature_mean": scaler.mean.tolist(),
+                           "feature_std": scaler.std.tolist(), "metrics": metrics})
+    write_csv_atomic(predictions_table(split.test, y_test, prediction), outputs.predictions)
+    write_csv_atomic(pd.DataFrame(history), outputs.history)
+    _save_attention(outputs.attention, split.test, attention if has_attention(model_name) else None)
+    write_json_atomic(metrics, outputs.metrics)
+    return metrics
+
+
+def _save_attention(path: Path, song_ids, attention) -> None:
+    """(n_songs, T, T) weights, row = predicted frame, column = attended frame; empty if none."""
+    from mer.io import atomic_path
+    weights = np.zeros((0, 0, 0), np.float32) if attention is None else np.asarray(attention, np.float32)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, song_ids=np.asarray(song_ids, np.int64), weights=weights,
+                                has_attention=np.array(attention is not None))
+
+
+def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path,
+                 predictions_path: Path, description: dict) -> dict:
+    """Mean and std over folds of each metric, plus pooled out-of-fold predictions."""
+    per_fold = [json.loads(Path(p).read_text()) for p in fold_metric_paths]
+    table = pd.DataFrame(per_fold).sort_values("fold")
+    summary = dict(description)
+    summary["n_folds"] = len(table)
+    for metric in ("r2", "tau", "mae"):
+        values = table[metric].to_numpy(dtype=float)
+        summary[metric] = float(np.nanmean(values))
+        summary[f"{metric}_std"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+    summary["epochs_mean"] = float(table["epochs"].mean())
+    summary["folds"] = per_fold
+    oof = pd.concat([pd.read_csv(p).assign(fold=int(m["fold"]))
+                     for p, m in zip(fold_prediction_paths, per_fold)], ignore_index=True)
+    oof = oof.sort_values(["song_id", "frame"], kind="stable")
+    write_csv_atomic(oof, predictions_path)
+    write_json_atomic(summary, summary_path)
+    return summary

@@ -1,0 +1,164 @@
+"""Feature files: per-shard ``.npz`` files, merged into one memory-mappable ``.npy``.
+
+Shapes: ``values`` is (n_songs, 61, dims) float32; row ``j`` of axis 1 is whole-clip
+frame ``29 + j`` (``frames.annotated_frame_indices``), the frame paired with annotation
+sample ``sample_{15000 + 500 j}ms``. Every file is written to a temporary file in the
+destination directory and moved into place with ``os.replace``, so a failed or killed job
+never leaves a partial output that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mer.errors import AudioError, DataError
+from mer.features.extract import extract_file_features
+from mer.features.registry import feature_set
+from mer.frames import FIRST_ANNOTATED_FRAME, N_ANNOTATED_FRAMES
+
+FRAME_CONVENTION = (f"values[:, j] is whole-clip 500 ms frame {FIRST_ANNOTATED_FRAME} + j, "
+                    "covering [14.5 + 0.5 j, 15.0 + 0.5 j) s of the clip, paired with the "
+                    "annotation sample at 15.0 + 0.5 j s (sample_<ms>ms); see mer.frames")
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path, suffix: str):
+    """A temporary path next to ``path``; moved onto ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
+                  out_path: Path, *, compare_mode: str = "per_segment",
+                  progress: bool = True) -> None:
+    """Extract ``set_name`` for the annotated frames of each clip into ``out_path`` (.npz).
+
+    If any clip fails, the others are still processed (so one run reports every bad
+    file), then ``AudioError`` lists each failing file with its reason; nothing is written.
+    """
+    from tqdm import tqdm
+
+    if len(audio_paths) != len(song_ids):
+        raise DataError(f"{len(audio_paths)} audio paths but {len(song_ids)} song ids")
+    fset = feature_set(set_name)
+    values = np.zeros((len(song_ids), N_ANNOTATED_FRAMES, fset.dims), dtype=np.float32)
+    failures = []
+    clips = tqdm(audio_paths, desc=f"{set_name} features", unit="clip", disable=not progress)
+    for row, path in enumerate(clips):
+        try:
+            values[row] = extract_file_features(path, [set_name], annotated_only=True,
+                                                compare_mode=compare_mode)[set_name]
+        except AudioError as error:
+            failures.append(f"  {path}: {error}" if str(path) not in str(error)
+                            else f"  {error}")
+    if failures:
+        raise AudioError(f"{len(failures)} of {len(audio_paths)} clips failed; no "
+                         f"{out_path} written:\n" + "\n".join(failures))
+    out_path = Path(out_path)
+    with _atomic_path(out_path, ".npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, values=values, song_ids=np.asarray(song_ids, dtype=np.int64),
+                 columns=np.asarray(fset.columns, dtype=str), feature_set=np.asarray(set_name))
+
+
+def _read_shard_header(path: Path) -> tuple[str, list[str], np.ndarray, tuple[int, ...]]:
+    with np.load(path, allow_pickle=False) as shard:
+        shape = tuple(shard["values"].shape)  # reads the array; freed on return
+        return (str(shard["feature_set"]), shard["columns"].tolist(),
+                shard["song_ids"].astype(np.int64), shape)
+
+
+def merge_shards(shard_paths: list[Path], values_path: Path, index_path: Path) -> None:
+    """Concatenate shards, sorted by song id, into ``values_path`` (.npy, memory-mappable)
+    and ``index_path`` (.json). ``DataError`` if shards disagree or a song id repeats.
+
+    The output is preallocated on disk and filled shard by shard, so memory never holds
+    more than one shard.
+    """
+    if not shard_paths:
+        raise DataError("merge_shards: no shard files given")
+    headers = [_read_shard_header(Path(p)) for p in shard_paths]
+    set_name, columns, _, shape = headers[0]
+    for path, (name, cols, _, shp) in zip(shard_paths, headers):
+        if name != set_name or cols != columns or shp[1:] != shape[1:]:
+            raise DataError(f"{path}: feature set {name!r} / {len(cols)} columns / frames "
+                            f"{shp[1:]} differ from {shard_paths[0]} ({set_name!r}, "
+                            f"{len(columns)} columns, {shape[1:]})")
+    all_ids = np.concatenate([h[2] for h in headers])
+    _check_unique_ids(all_ids, shard_paths, headers)
+    order = np.argsort(all_ids, kind="stable")
+    destination = np.empty_like(order)
+    destination[order] = np.arange(order.size)  # output row of each concatenated row
+    _write_values(shard_paths, destination, (all_ids.size, *shape[1:]), Path(values_path))
+    index = {"feature_set": set_name, "dims": len(columns),
+             "song_ids": all_ids[order].tolist(), "columns": columns,
+             "n_frames": int(shape[1]), "first_frame": FIRST_ANNOTATED_FRAME,
+             "frame_convention": FRAME_CONVENTION}
+    with _atomic_path(Path(index_path), ".json") as tmp:
+        tmp.write_text(json.dumps(index, indent=1))
+
+
+def _check_unique_ids(all_ids, shard_paths, headers) -> None:
+    ids, counts = np.unique(all_ids, return_counts=True)
+    repeated = ids[counts > 1]
+    if repeated.size:
+        holders = [str(p) for p, h in zip(shard_paths, headers) if np.isin(h[2], repeated).any()]
+        raise DataError(f"song id(s) {repeated.tolist()[:10]} appear more than once, in "
+                        f"{', '.join(holders)}")
+
+
+def _write_values(shard_paths, destination, shape, values_path: Path) -> None:
+    with _atomic_path(values_path, ".npy") as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        start = 0
+        for path in shard_paths:
+            with np.load(path, allow_pickle=False) as shard:
+                values = shard["values"]
+            rows = destination[start:start + len(values)]
+            out[np.sort(rows)] = values[np.argsort(rows)]
+            start += len(values)
+        out.flush()
+        del out
+
+
+@dataclass
+class FeatureTable:
+    """Merged features: ``values`` (songs × frames × dims, memory-mapped), one row per id."""
+
+    values: np.ndarray
+    song_ids: np.ndarray
+    columns: list[str]
+    feature_set: str
+
+    def rows(self, song_ids) -> np.ndarray:
+        """(len(song_ids), frames, dims) array of the given songs, in the order given."""
+        position = {int(s): i for i, s in enumerate(self.song_ids)}
+        missing = [int(s) for s in song_ids if int(s) not in position]
+        if missing:
+            raise DataError(f"song id(s) {missing[:10]} have no {self.feature_set} features")
+        return np.asarray(self.values[[position[int(s)] for s in song_ids]])
+
+
+def load_features(values_path: Path, index_path: Path, *, mmap: bool = True) -> FeatureTable:
+    """Read what ``merge_shards`` wrote; ``DataError`` if the two files disagree."""
+    index = json.loads(Path(index_path).read_text())
+    values = np.load(values_path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    expected = (len(index["song_ids"]), index["n_frames"], index["dims"])
+    if values.shape != expected:
+        raise DataError(f"{values_path}: shape {values.shape} does not match {index_path} "
+                        f"({expected})")
+    return FeatureTable(values, np.asarray(index["song_ids"], dtype=np.int64),
+                        list(index["columns"]), index["feature_set"])

@@ -1,0 +1,127 @@
+"""LSTM encoder with additive (Bahdanau) attention: families ``AT`` and ``BAT``.
+
+Conventions (frames numbered t = 1..T as in the paper, index t-1 in tensors):
+
+* The stacked LSTM encoder gives h_1..h_T (its last layer's outputs); h_0 = 0.
+* Alignment e_tj = vᵀ tanh(W h_{t-1} + U h_j) (no biases, as in Bahdanau et al.); the
+  query of frame 1 is therefore W·0 = 0 and e_1j = vᵀ tanh(U h_j).
+* α_t = softmax over the allowed j of e_tj; c_t = Σ_j α_tj h_j.
+  ``AT`` allows j = 1..T. ``BAT`` allows j = 1..t-1 only; frame 1 has no earlier frame, so
+  α_1 is all zeros and c_1 = 0. In the returned (batch, T, T) attention, row t-1 is α_t;
+  BAT rows are zero on and above the diagonal.
+* Output y_t = g(h_t, y_{t-1}, c_t) with g linear: y_t = w_hᵀh_t + w_cᵀc_t + u·y_{t-1} + b,
+  y_0 = 0, u a learnt scalar initialised to 0.
+* Feedback of y_{t-1}: in evaluation mode (``model.eval()``) the model always feeds back
+  its *own* previous prediction; ``y_prev_true`` is ignored, so annotations cannot leak.
+  In training mode it does the same ("free running", gradients flow through the
+  recurrence) unless ``y_prev_true`` is given ("teacher forcing"): then frame t is fed the
+  annotation y_{t-1} = ``y_prev_true[:, t-2]`` (and y_0 = 0 for frame 1). ``y_prev_true``
+  is the annotated sequence of the same frames, shape (batch, T); the model shifts it.
+* All queries h_0..h_{T-1} are known once the encoder has run, so attention for all t is
+  computed in one batched (batch, T, T, attention_dim) operation; only the scalar y
+  recurrence loops over t. ``reference_attention`` is the same computation with a Python
+  loop over t, kept to test the batched one and to benchmark against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mer.models.lstm import StackedLSTM
+
+
+class AdditiveAttention(nn.Module):
+    """e_tj = vᵀ tanh(W q_t + U k_j), softmax over the allowed j, context Σ_j α_tj k_j."""
+
+    def __init__(self, hidden_size: int, attention_dim: int):
+        super().__init__()
+        self.query = nn.Linear(hidden_size, attention_dim, bias=False)  # W
+        self.key = nn.Linear(hidden_size, attention_dim, bias=False)    # U
+        self.score = nn.Linear(attention_dim, 1, bias=False)            # v
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, causal: bool
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """queries (B, T, H) = h_0..h_{T-1}, keys (B, T, H) = h_1..h_T.
+
+        Returns context (B, T, H) and weights (B, T, T), row t-1 = α_t.
+        """
+        energy = self.score(torch.tanh(
+            self.query(queries).unsqueeze(2) + self.key(keys).unsqueeze(1))).squeeze(-1)
+        if causal:
+            n_frames = keys.shape[1]
+            allowed = torch.ones(n_frames, n_frames, dtype=torch.bool,
+                                 device=keys.device).tril(-1)  # j <= t-1
+            # A very negative finite fill (not -inf) keeps frame 1, which has no allowed j,
+            # free of NaN; multiplying by the mask then zeroes its row exactly.
+            masked = energy.masked_fill(~allowed, torch.finfo(energy.dtype).min)
+            weights = torch.softmax(masked, dim=-1) * allowed
+        else:
+            weights = torch.softmax(energy, dim=-1)
+        return weights @ keys, weights
+
+
+def shift_right(sequence: torch.Tensor) -> torch.Tensor:
+    """(B, T, ...) -> the same sequence delayed one frame, with zeros at frame 1."""
+    padding = [0, 0] * (sequence.dim() - 2) + [1, 0]
+    return F.pad(sequence[:, :-1], padding)
+
+
+def reference_attention(attention: AdditiveAttention, encoded: torch.Tensor, causal: bool
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention of ``AttentionRegressor`` written naively, one frame t at a time.
+
+    For tests (it must equal the batched computation) and the speed benchmark only.
+    """
+    batch, n_frames, hidden = encoded.shape
+    queries = shift_right(encoded)  # h_0 = 0, h_1, ..., h_{T-1}
+    contexts, rows = [], []
+    for t in range(n_frames):
+        n_allowed = t if causal else n_frames
+        if n_allowed == 0:
+            contexts.append(encoded.new_zeros(batch, hidden))
+            rows.append(encoded.new_zeros(batch, n_frames))
+            continue
+        keys = encoded[:, :n_allowed]
+        energy = attention.score(torch.tanh(
+            attention.query(queries[:, t]).unsqueeze(1) + attention.key(keys))).squeeze(-1)
+        alpha = torch.softmax(energy, dim=-1)
+        contexts.append((alpha.unsqueeze(-1) * keys).sum(dim=1))
+        rows.append(F.pad(alpha, (0, n_frames - n_allowed)))
+    return torch.stack(contexts, dim=1), torch.stack(rows, dim=1)
+
+
+class AttentionRegressor(nn.Module):
+    """``AT`` (``causal=False``) and ``BAT`` (``causal=True``); see the module docstring.
+
+    ``attention_dim`` (the size of W h and U h) defaults to the last LSTM layer's size.
+    """
+
+    def __init__(self, input_dim: int, sizes: Sequence[int], *, causal: bool = False,
+                 attention_dim: int | None = None):
+        super().__init__()
+        self.causal = causal
+        self.encoder = StackedLSTM(input_dim, sizes)
+        hidden = self.encoder.output_size
+        self.attention = AdditiveAttention(hidden, attention_dim or hidden)
+        self.from_hidden = nn.Linear(hidden, 1)                 # w_h, b
+        self.from_context = nn.Linear(hidden, 1, bias=False)    # w_c
+        self.feedback_weight = nn.Parameter(torch.zeros(()))   # u
+
+    def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        encoded = self.encoder(x)
+        context, weights = self.attention(shift_right(encoded), encoded, self.causal)
+        without_feedback = (self.from_hidden(encoded) + self.from_context(context)).squeeze(-1)
+        if self.training and y_prev_true is not None:  # teacher forcing
+            y_prev = shift_right(y_prev_true.to(without_feedback.dtype))
+            return without_feedback + self.feedback_weight * y_prev, weights
+        y = without_feedback.new_zeros(without_feedback.shape[0])  # y_0 = 0
+        outputs = []
+        for t in range(without_feedback.shape[1]):
+            y = without_feedback[:, t] + self.feedback_weight * y
+            outputs.append(y)
+        return torch.stack(outputs, dim=1), weights

@@ -1,0 +1,279 @@
+"""Training loop of the paper's protocol, prediction, checkpoints.
+
+Protocol (paper, "Training protocol"; other settings TensorFlow 1.14 / Keras defaults):
+
+* Loss: MSE over all frames of all songs in a minibatch.
+* Optimiser: RMSprop, learning rate 1e-3. TensorFlow's defaults are rho = 0.9 and
+  epsilon = 1e-7; torch's are alpha = 0.99 and eps = 1e-8, so both are set explicitly
+  (torch's ``alpha`` is TensorFlow's ``rho``). TF adds epsilon inside the square root and
+  torch outside it; with eps = 1e-7 the difference is negligible and is not emulated.
+* Minibatches of ``batch_size`` songs, reshuffled every epoch by a ``torch.Generator``
+  seeded from ``config.seed`` (the last batch may be smaller).
+* Early stopping as Keras ``EarlyStopping(monitor="val_loss", min_delta, patience,
+  restore_best_weights=True)``: an epoch *improves* when its validation MSE is below the
+  best so far by more than ``min_delta``; after ``patience`` epochs in a row without an
+  improvement training stops. The weights of the last improving epoch are restored, also
+  when ``max_epochs`` is reached without stopping (Keras would keep the final weights
+  there; we always restore). Without validation data all ``max_epochs`` epochs run.
+* Feedback of y_{t-1} (AT/BAT) during training: ``"free_running"`` (the model's own
+  predictions, gradients through the recurrence; default) or ``"teacher_forcing"`` (the
+  annotations are passed as ``y_prev_true``). Validation and ``predict`` always run in
+  evaluation mode, where models feed back their own predictions.
+
+Arrays: ``x`` is (n_songs, T, n_features) float, already standardised; ``y`` is
+(n_songs, T). Determinism: callers run ``mer.runtime.seed_everything(config.seed)`` before
+building the model; on CPU the same seed and data then give bitwise identical weights,
+losses and predictions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mer.errors import ConfigError, DataError
+
+FEEDBACK_MODES = ("free_running", "teacher_forcing")
+DEVICES = ("auto", "cpu", "cuda")
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 50
+    batch_size: int = 20
+    learning_rate: float = 1e-3
+    rho: float = 0.9      # TensorFlow RMSprop default; torch's ``alpha``
+    eps: float = 1e-7     # TensorFlow RMSprop default (torch's is 1e-8)
+    patience: int = 5
+    min_delta: float = 1e-4
+    seed: int = 0
+    feedback: str = "free_running"   # or "teacher_forcing"
+    device: str = "cpu"              # "auto" | "cpu" | "cuda"
+
+    def validate(self) -> None:
+        for key in ("max_epochs", "batch_size", "patience"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"training.{key} must be a positive integer, got {value!r}")
+        for key in ("learning_rate", "eps"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"training.{key} must be > 0, got {getattr(self, key)!r}")
+        if not 0 <= self.rho < 1:
+            raise ConfigError(f"training.rho must be in [0, 1), got {self.rho!r}")
+        if not self.min_delta >= 0:
+            raise ConfigError(f"training.min_delta must be >= 0, got {self.min_delta!r}")
+        if self.feedback not in FEEDBACK_MODES:
+            raise ConfigError(f"training.feedback must be one of {FEEDBACK_MODES}, "
+                              f"got {self.feedback!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"training.device must be one of {DEVICES}, "
+                              f"got {self.device!r}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was asked for but torch sees no CUDA GPU; "
+                              "use 'cpu' or 'auto'")
+        return torch.device("cuda")
+    raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
+
+
+def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise DataError(f"{what} features must be (n_songs > 0, T, n_features), "
+                        f"got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise DataError(f"{what} features contain NaN or infinite values")
+    x_tensor = torch.as_tensor(x, dtype=torch.float32)
+    if y is None:
+        return x_tensor, None
+    y = np.asarray(y)
+    if y.shape != x.shape[:2]:
+        raise DataError(f"{what} targets have shape {y.shape}, expected {x.shape[:2]} "
+                        f"(n_songs, T) to match the features")
+    if not np.isfinite(y).all():
+        raise DataError(f"{what} targets contain NaN or infinite values")
+    return x_tensor, torch.as_tensor(y, dtype=torch.float32)
+
+
+def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        batch_size: int, device: torch.device) -> float:
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+            prediction, _ = model(xb)
+            total += float(((prediction - yb) ** 2).sum())
+    return total / y.numel()
+
+
+def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
+        val_x: np.ndarray | None, val_y: np.ndarray | None, config: TrainConfig, *,
+        log: Callable[[str], None] | None = None) -> list[dict]:
+    """Train ``model`` in place (see the module docstring); return one row per epoch.
+
+    Rows: ``epoch`` (1-based), ``train_loss`` (mean MSE over the epoch's minibatches,
+    weighted by their sizes, as Keras reports it), ``val_loss`` (MSE of the validation
+    set in evaluation mode after the epoch; NaN without validation data), ``seconds``
+    (wall time of the epoch) and ``improved`` (whether it became the restored best).
+    On return the model holds the best weights and is in evaluation mode.
+    """
+    config.validate()
+    device = resolve_device(config.device)
+    x, y = _as_tensors(train_x, train_y, "training")
+    has_validation = val_x is not None
+    if has_validation:
+        if val_y is None:
+            raise DataError("validation features were given without validation targets")
+        vx, vy = _as_tensors(val_x, val_y, "validation")
+        if vx.shape[2] != x.shape[2]:
+            raise DataError(f"validation has {vx.shape[2]} features, training {x.shape[2]}")
+    model.to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.learning_rate,
+                                    alpha=config.rho, eps=config.eps)
+    generator = torch.Generator().manual_seed(config.seed)
+    teacher_forcing = config.feedback == "teacher_forcing"
+
+    history: list[dict] = []
+    best_loss, best_state, epochs_without_improvement = math.inf, None, 0
+    for epoch in range(1, config.max_epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(x), generator=generator)
+        loss_sum = 0.0
+        for start in range(0, len(x), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            xb, yb = x[batch].to(device), y[batch].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            prediction, _ = model(xb, yb if teacher_forcing else None)
+            loss = torch.mean((prediction - yb) ** 2)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(batch)
+        train_loss = loss_sum / len(x)
+        if not math.isfinite(train_loss):
+            raise DataError(f"training diverged: loss is {train_loss} at epoch {epoch}")
+
+        if has_validation:
+            val_loss = _mean_squared_error(model, vx, vy, max(config.batch_size, 64), device)
+            improved = val_loss < best_loss - config.min_delta
+        else:
+            val_loss, improved = math.nan, True
+        if improved:
+            best_loss = val_loss if has_validation else best_loss
+            best_state = copy.deepcopy(model.state_dict())
+            epochs_without_improvement = 0
+        else:
+            epochs_without_improvement += 1
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+               "seconds": time.perf_counter() - started, "improved": improved}
+        history.append(row)
+        if log is not None:
+            log(f"epoch {epoch:3d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}  "
+                f"{row['seconds']:.1f}s{'  *' if improved else ''}")
+        if epochs_without_improvement >= config.patience:
+            if log is not None:
+                log(f"early stop after epoch {epoch}: no val_loss improvement > "
+                    f"{config.min_delta:g} in {config.patience} epochs")
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        if log is not None and has_validation:
+            best_epoch = max(r["epoch"] for r in history if r["improved"])
+            log(f"restored weights of epoch {best_epoch} (val_loss {best_loss:.6f})")
+    model.eval()
+    return history
+
+
+def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 64, device: str = "cpu"
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions (n, T) and attention (n, T, T) or None, in evaluation mode (own feedback)."""
+    torch_device = resolve_device(device)
+    x_tensor, _ = _as_tensors(x, None, "prediction")
+    model.to(torch_device).eval()
+    predictions, attentions = [], []
+    with torch.no_grad():
+        for start in range(0, len(x_tensor), batch_size):
+            prediction, attention = model(x_tensor[start:start + batch_size].to(torch_device))
+            predictions.append(prediction.cpu().numpy())
+            if attention is not None:
+                attentions.append(attention.cpu().numpy())
+    attention_array = np.concatenate(attentions) if attentions else None
+    return np.concatenate(predictions), attention_array
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str,
+                    input_dim: int, model_options: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Write weights and the JSON-able settings that rebuild the model, atomically.
+
+    ``extra`` is free metadata (training config, fold, feature set, history...); it must
+    survive ``json.dumps`` so that ``torch.load(weights_only=True)`` can read it back.
+    """
+    meta = {"format": CHECKPOINT_FORMAT, "model_name": model_name, "input_dim": input_dim,
+            "model_options": dict(model_options or {}), "extra": dict(extra or {})}
+    try:
+        meta = json.loads(json.dumps(meta, allow_nan=True))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"checkpoint metadata must be JSON-able: {error}") from error
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save({"meta": meta, "state_dict": state}, stream)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike, *, device: str = "cpu"
+                    ) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint (evaluation mode) and return it with its meta."""
+    from mer.models import build_model
+
+    try:
+        payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
+        meta, state = payload["meta"], payload["state_dict"]
+    except (OSError, RuntimeError, KeyError, IndexError, TypeError,
+            pickle.UnpicklingError) as error:
+        raise DataError(f"cannot read checkpoint {path} (not a mer checkpoint, or written "
+                        f"by an incompatible version): {error}") from error
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"checkpoint {path} has format {meta.get('format')!r}, "
+                        f"this version reads {CHECKPOINT_FORMAT}")
+    model = build_model(meta["model_name"], meta["input_dim"], **meta["model_options"])
+    model.load_state_dict(state)
+    model.to(resolve_device(device)).eval()
+    return model, meta
+
+
+def config_dict(config: TrainConfig) -> dict[str, Any]:
+    """The config as a plain dict, e.g. for ``save_checkpoint(extra=...)``."""
+    return asdict(config)

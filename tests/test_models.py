@@ -1,0 +1,184 @@
+"""mer.models: shapes, attention properties, causality, no annotation leak, name parsing."""
+
+import pytest
+import torch
+
+from mer.errors import ConfigError
+from mer.models import (MODEL_FAMILIES, ModelSpec, build_model, describe_model,
+                        has_attention, parse_model_name, reference_attention)
+from mer.models.attention import shift_right
+from mer.runtime import seed_everything
+
+torch.set_num_threads(1)
+
+BATCH, T, D = 3, 12, 5
+NAMES = ["LSTM_8", "LSTM_8_6", "AT_8", "AT_8_6", "BAT_8", "BAT_8_6", "TRANSFORMER_1",
+         "TRANSFORMER_2"]
+TRANSFORMER_OPTIONS = {"d_model": 16, "heads": 2, "feed_forward": 32}
+
+
+def make(name, **options):
+    seed_everything(0)
+    if name.startswith("TRANSFORMER"):
+        options = {**TRANSFORMER_OPTIONS, **options}
+    return build_model(name, D, **options)
+
+
+def inputs(seed=1, batch=BATCH, frames=T):
+    return torch.randn(batch, frames, D, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("frames", [T, 1, 61])
+def test_output_shapes(name, frames):
+    model = make(name).eval()
+    prediction, attention = model(inputs(frames=frames))
+    assert prediction.shape == (BATCH, frames)
+    assert prediction.dtype == torch.float32
+    if has_attention(name):
+        assert attention.shape == (BATCH, frames, frames)
+    else:
+        assert attention is None
+
+
+@pytest.mark.parametrize("name", ["AT_8", "AT_8_6", "TRANSFORMER_2"])
+def test_full_attention_rows_sum_to_one(name):
+    _, attention = make(name).eval()(inputs())
+    assert (attention >= 0).all()
+    torch.testing.assert_close(attention.sum(-1), torch.ones(BATCH, T))
+
+
+def test_backward_attention_only_looks_at_earlier_frames():
+    _, attention = make("BAT_8_6").eval()(inputs())
+    on_or_above_diagonal = torch.ones(T, T, dtype=torch.bool).triu()
+    assert (attention[:, on_or_above_diagonal] == 0).all()
+    assert (attention[:, 0] == 0).all()  # frame 1 has nothing to attend to
+    torch.testing.assert_close(attention[:, 1:].sum(-1), torch.ones(BATCH, T - 1))
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_backward_attention_output_is_causal(training):
+    """Changing frames after t leaves BAT's output (and attention) at frames <= t as is."""
+    model = make("BAT_8_6").train(training)
+    x = inputs()
+    prediction, attention = model(x)
+    for t in (0, 4, T - 2):
+        changed = x.clone()
+        changed[:, t + 1:] = torch.randn(BATCH, T - t - 1, D)
+        new_prediction, new_attention = model(changed)
+        assert torch.equal(new_prediction[:, :t + 1], prediction[:, :t + 1])
+        assert torch.equal(new_attention[:, :t + 1], attention[:, :t + 1])
+        assert not torch.equal(new_prediction[:, t + 1:], prediction[:, t + 1:])
+
+
+@pytest.mark.parametrize("name", ["AT_8", "BAT_8_6"])
+def test_batched_attention_equals_naive_loop(name):
+    model = make(name).eval()
+    encoded = model.encoder(inputs())
+    context, weights = model.attention(shift_right(encoded), encoded, model.causal)
+    naive_context, naive_weights = reference_attention(model.attention, encoded, model.causal)
+    torch.testing.assert_close(weights, naive_weights)
+    torch.testing.assert_close(context, naive_context)
+    _, forward_weights = model(inputs())
+    torch.testing.assert_close(forward_weights, naive_weights)
+
+
+def with_feedback(model, value=0.5):
+    with torch.no_grad():
+        model.feedback_weight.fill_(value)  # initialised to 0: make the feedback matter
+    return model
+
+
+@pytest.mark.parametrize("name", ["AT_8", "BAT_8_6"])
+def test_evaluation_ignores_annotations(name):
+    model = with_feedback(make(name)).eval()
+    x = inputs()
+    own, _ = model(x)
+    for y in (torch.zeros(BATCH, T), torch.randn(BATCH, T) * 10):
+        leaked, _ = model(x, y)
+        assert torch.equal(leaked, own)
+
+
+@pytest.mark.parametrize("name", ["AT_8", "BAT_8_6"])
+def test_feedback_modes(name):
+    """Free running feeds back its own y_{t-1}; teacher forcing the annotation y_{t-1}."""
+    model = with_feedback(make(name)).train()
+    x = inputs()
+    free, _ = model(x)
+    own_fed, _ = model(x, free.detach())  # teacher-forced with its own outputs: same values
+    torch.testing.assert_close(own_fed, free)
+    y = torch.randn(BATCH, T)
+    forced, _ = model(x, y)
+    u = model.feedback_weight.detach()
+    # differences come only through u * (y_{t-1} - own y_{t-1}); frame 1 always gets y_0 = 0
+    torch.testing.assert_close(forced[:, 0], free[:, 0])
+    torch.testing.assert_close(forced[:, 1:] - own_fed[:, 1:], u * (y[:, :-1] - free[:, :-1]))
+    # free running: gradients reach u through the recurrence
+    free.sum().backward()
+    assert model.feedback_weight.grad is not None and model.feedback_weight.grad != 0
+
+
+def test_transformer_attention_only_in_evaluation_mode():
+    model = make("TRANSFORMER_1")
+    assert model.train()(inputs())[1] is None
+    assert model.eval()(inputs())[1] is not None
+
+
+@pytest.mark.parametrize("name, spec", [
+    ("LSTM_400", ModelSpec("LSTM", (400,))),
+    ("LSTM_700_128", ModelSpec("LSTM", (700, 128))),
+    ("AT_2048_1024", ModelSpec("AT", (2048, 1024))),
+    ("BAT_2048_1024_512", ModelSpec("BAT", (2048, 1024, 512))),
+    ("TRANSFORMER_2", ModelSpec("TRANSFORMER", (2,))),
+])
+def test_parse_valid_names(name, spec):
+    assert parse_model_name(name) == spec
+    assert spec.name == name
+
+
+@pytest.mark.parametrize("name", ["AT_", "AT_x", "at-64", "LSTM_0", "LSTM", "", "AT__64",
+                                  "AT_64_", "GRU_64", "AT_064", "TRANSFORMER_2_2", " AT_64",
+                                  "AT_-1", "AT_1.5"])
+def test_parse_invalid_names(name):
+    with pytest.raises(ConfigError) as error:
+        parse_model_name(name)
+    message = str(error.value)
+    assert repr(name) in message
+    for family in MODEL_FAMILIES.values():
+        assert family.form in message
+
+
+def test_parse_hint_for_lowercase():
+    with pytest.raises(ConfigError, match="did you mean 'AT_64'"):
+        parse_model_name("at-64")
+
+
+def test_has_attention():
+    assert not has_attention("LSTM_8")
+    assert has_attention("AT_8") and has_attention("BAT_8") and has_attention("TRANSFORMER_1")
+
+
+def test_build_options_are_checked():
+    assert make("AT_8", attention_dim=4).attention.query.out_features == 4
+    with pytest.raises(ConfigError, match="attention_dim"):
+        build_model("LSTM_8", D, attention_dim=4)
+    with pytest.raises(ConfigError, match="causal"):  # fixed by the family name
+        build_model("AT_8", D, causal=True)
+    with pytest.raises(ConfigError, match="heads"):
+        build_model("TRANSFORMER_1", D, d_model=10, heads=4)
+    with pytest.raises(ConfigError, match="input_dim"):
+        build_model("LSTM_8", 0)
+
+
+def test_layers_have_their_own_sizes():
+    model = make("LSTM_8_6")
+    assert [layer.hidden_size for layer in model.encoder.layers] == [8, 6]
+    assert [layer.input_size for layer in model.encoder.layers] == [D, 8]
+    assert len(make("TRANSFORMER_2").encoder.layers) == 2
+
+
+def test_describe_model_counts_parameters():
+    text = describe_model("LSTM_8", D)
+    lstm = 4 * 8 * (D + 8 + 2)  # two bias vectors in torch's LSTM
+    assert f"trainable parameters: {lstm + 8 + 1:,}" in text
+    assert "LSTM_8" in text

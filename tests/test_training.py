@@ -1,0 +1,203 @@
+"""mer.training: the loop overfits, repeats exactly, stops early, restores, checkpoints."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mer.errors import ConfigError, DataError
+from mer.models import build_model, has_attention
+from mer.runtime import seed_everything
+from mer.training import (TrainConfig, fit, load_checkpoint, predict, resolve_device,
+                          save_checkpoint)
+
+torch.set_num_threads(1)
+
+T, D = 12, 5
+SMALL = {"LSTM_16": {}, "AT_16": {}, "BAT_16": {},
+         "TRANSFORMER_1": {"d_model": 16, "heads": 2, "feed_forward": 32, "dropout": 0.0}}
+
+
+def songs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, T, D)).astype(np.float32)
+    y = 0.5 * np.sin(np.linspace(0, 3, T))[None] + 0.3 * rng.standard_normal((n, T))
+    return x, y.astype(np.float32)
+
+
+def make(name, seed=0):
+    seed_everything(seed)
+    return build_model(name, D, **SMALL.get(name, {}))
+
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_each_family_overfits_four_songs(name):
+    """300 full-batch steps bring the training MSE below 5 % of the initial loss."""
+    x, y = songs(4)
+    model = make(name)
+    history = fit(model, x, y, None, None,
+                  TrainConfig(max_epochs=300, batch_size=4, learning_rate=3e-3))
+    initial = history[0]["train_loss"]  # one batch per epoch: the loss before any step
+    assert history[-1]["train_loss"] < 0.05 * initial
+    prediction, attention = predict(model, x)
+    assert np.mean((prediction - y) ** 2) < 0.05 * initial  # also with its own feedback
+    assert (attention is None) == (not has_attention(name))
+
+
+def test_teacher_forcing_trains():
+    x, y = songs(4)
+    model = make("AT_16")
+    history = fit(model, x, y, None, None, TrainConfig(
+        max_epochs=150, batch_size=4, learning_rate=3e-3, feedback="teacher_forcing"))
+    assert history[-1]["train_loss"] < 0.2 * history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("name", ["AT_8", "TRANSFORMER_1"])
+def test_cpu_training_is_deterministic(name):
+    x, y = songs(10)
+    vx, vy = songs(4, seed=1)
+    config = TrainConfig(max_epochs=4, batch_size=3)
+    runs = []
+    for _ in range(2):
+        seed_everything(config.seed)
+        model = build_model(name, D, d_model=16, heads=2) if name.startswith("TRANS") \
+            else build_model(name, D)
+        history = fit(model, x, y, vx, vy, config)
+        runs.append((without_seconds(history), model.state_dict(), predict(model, vx)))
+    (h1, s1, (p1, a1)), (h2, s2, (p2, a2)) = runs
+    assert h1 == h2
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    assert np.array_equal(p1, p2) and np.array_equal(a1, a2)
+
+
+def test_seed_changes_the_shuffle():
+    x, y = songs(10)
+    histories = []
+    for seed in (0, 1):
+        model = make("LSTM_8")  # same initial weights; only the shuffle seed differs
+        histories.append(fit(model, x, y, None, None,
+                             TrainConfig(max_epochs=2, batch_size=3, seed=seed)))
+    assert without_seconds(histories[0]) != without_seconds(histories[1])
+
+
+def test_early_stopping_stops_and_restores_best_weights():
+    """Validation targets that are the negated training targets get worse as it fits."""
+    x, y = songs(6)
+    config = TrainConfig(max_epochs=40, batch_size=6, learning_rate=3e-3, patience=3)
+    model = make("LSTM_8")
+    history = fit(model, x, y, x, -y, config)
+    best_epoch = max(row["epoch"] for row in history if row["improved"])
+    best_loss = history[best_epoch - 1]["val_loss"]
+    assert len(history) == best_epoch + config.patience < config.max_epochs
+    assert all(row["val_loss"] >= best_loss - config.min_delta
+               for row in history[best_epoch:])
+    # the returned model is the one after best_epoch epochs, bit for bit
+    reference = make("LSTM_8")
+    fit(reference, x, y, None, None,
+        TrainConfig(max_epochs=best_epoch, batch_size=6, learning_rate=3e-3))
+    restored, expected = model.state_dict(), reference.state_dict()
+    assert all(torch.equal(restored[k], expected[k]) for k in expected)
+    prediction, _ = predict(model, x)
+    assert np.mean((prediction + y) ** 2) == pytest.approx(best_loss, rel=1e-5)
+
+
+def test_improvements_below_min_delta_do_not_count():
+    x, y = songs(6)
+    config = TrainConfig(max_epochs=30, batch_size=6, patience=2, min_delta=1e3)
+    history = fit(make("LSTM_8"), x, y, x, y, config)
+    assert [row["improved"] for row in history] == [True, False, False]
+
+
+def test_log_gets_one_line_per_epoch_and_the_stop():
+    x, y = songs(6)
+    lines = []
+    fit(make("LSTM_8"), x, y, x, y, TrainConfig(max_epochs=30, batch_size=6, patience=2,
+                                                min_delta=1e3), log=lines.append)
+    assert sum(line.startswith("epoch") for line in lines) == 3
+    assert any("early stop" in line for line in lines)
+    assert "restored weights of epoch 1" in lines[-1]
+
+
+def test_predict_batches_do_not_change_results():
+    x, _ = songs(7)
+    model = make("BAT_8")
+    one, attention_one = predict(model, x, batch_size=64)
+    many, attention_many = predict(model, x, batch_size=2)
+    assert one.shape == (7, T) and attention_one.shape == (7, T, T)
+    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(attention_one, attention_many, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["AT_8", "TRANSFORMER_2"])
+def test_checkpoint_round_trip(tmp_path, name):
+    x, y = songs(5)
+    options = {"d_model": 16, "heads": 2} if name.startswith("TRANS") else {"attention_dim": 4}
+    seed_everything(0)
+    model = build_model(name, D, **options)
+    fit(model, x, y, None, None, TrainConfig(max_epochs=2, batch_size=2))
+    path = tmp_path / "fold3" / f"{name}.pt"
+    extra = {"fold": 3, "config": {"seed": 0}, "val_loss": math.nan}
+    save_checkpoint(path, model, model_name=name, input_dim=D, model_options=options,
+                    extra=extra)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+    assert set(torch.load(path, weights_only=True)) == {"meta", "state_dict"}
+    loaded, meta = load_checkpoint(path)
+    assert meta["model_name"] == name and meta["input_dim"] == D
+    assert meta["model_options"] == options and meta["extra"]["fold"] == 3
+    expected, expected_attention = predict(model, x)
+    actual, actual_attention = predict(loaded, x)
+    assert np.array_equal(actual, expected)
+    assert np.array_equal(actual_attention, expected_attention)
+
+
+def test_checkpoint_metadata_must_be_json(tmp_path):
+    with pytest.raises(ConfigError, match="JSON"):
+        save_checkpoint(tmp_path / "m.pt", make("LSTM_8"), model_name="LSTM_8",
+                        input_dim=D, extra={"array": np.zeros(2)})
+    assert not list(tmp_path.iterdir())
+
+
+def test_unreadable_checkpoint(tmp_path):
+    path = tmp_path / "bad.pt"
+    path.write_text(json.dumps({"not": "a checkpoint"}))
+    with pytest.raises(DataError, match="bad.pt"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"max_epochs": 0}, "max_epochs"), ({"batch_size": 2.5}, "batch_size"),
+    ({"learning_rate": 0}, "learning_rate"), ({"rho": 1.0}, "rho"),
+    ({"feedback": "teacher"}, "feedback"), ({"device": "gpu"}, "device"),
+])
+def test_invalid_config(change, key):
+    x, y = songs(2)
+    with pytest.raises(ConfigError, match=key):
+        fit(make("LSTM_8"), x, y, None, None, TrainConfig(**change))
+
+
+def test_invalid_data():
+    x, y = songs(3)
+    with pytest.raises(DataError, match="shape"):
+        fit(make("LSTM_8"), x, y[:, :-1], None, None, TrainConfig(max_epochs=1))
+    bad = x.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        fit(make("LSTM_8"), bad, y, None, None, TrainConfig(max_epochs=1))
+    with pytest.raises(DataError, match="validation"):
+        fit(make("LSTM_8"), x, y, x, None, TrainConfig(max_epochs=1))
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="cuda"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError, match="device"):
+        resolve_device("tpu")

@@ -1,0 +1,80 @@
+# Stage 3: fold split, one training job per target x feature set x model x fold, summaries.
+
+
+rule train:
+    input:
+        cv_summaries(),
+
+
+rule split_folds:
+    input:
+        RAW,
+    output:
+        f"{RESULTS}/folds.csv",
+    params:
+        folds=N_FOLDS,
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=500,
+    log:
+        f"{LOGS}/split_folds.log",
+    benchmark:
+        f"{LOGS}/split_folds.benchmark.tsv"
+    script:
+        "../scripts/split_folds.py"
+
+
+rule train_fold:
+    input:
+        raw=RAW,
+        folds=f"{RESULTS}/folds.csv",
+        values=f"{FEATURES}/{{feature_set}}.npy",
+        index=f"{FEATURES}/{{feature_set}}.json",
+    output:
+        model=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/model.pt",
+        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/predictions.csv",
+        attention=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/attention.npz",
+        history=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/history.csv",
+        metrics=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/metrics.json",
+    params:
+        dataset=DATASET,
+        seed=config["seed"],
+        validation_fraction=config["cv"]["validation_fraction"],
+        train=train_options(),
+        model_options=model_options,
+    threads: 1
+    resources:
+        mem_mb=feature_memory_mb,
+    log:
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.log",
+    benchmark:
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.benchmark.tsv"
+    script:
+        "../scripts/train_fold.py"
+
+
+rule summarize_cv:
+    input:
+        metrics=expand(
+            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/fold{{fold}}/metrics.json",
+            fold=range(N_FOLDS),
+        ),
+        predictions=expand(
+            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/fold{{fold}}/predictions.csv",
+            fold=range(N_FOLDS),
+        ),
+    output:
+        summary=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/cv_summary.json",
+        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/predictions.csv",
+    params:
+        dataset=DATASET,
+    threads: 1
+    resources:
+        mem_mb=500,
+    log:
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/summarize_cv.log",
+    benchmark:
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/summarize_cv.benchmark.tsv"
+    script:
+        "../scripts/summarize_cv.py"

@@ -1,0 +1,32 @@
+"""Train one model (target x feature set x model) on one cross-validation fold."""
+
+import pandas as pd
+
+from mer.cv import FoldOutputs, train_fold
+from mer.data.emomusic import load_annotations
+from mer.features import load_features
+from mer.jobs import run_job
+from mer.training import TrainConfig
+
+
+def main(sm):
+    fold = int(sm.wildcards.fold)
+    train_config = TrainConfig(seed=sm.params.seed + fold, **sm.params.train)
+    train_fold(
+        features=load_features(sm.input.values, sm.input.index),
+        annotations=load_annotations(sm.input.raw),
+        folds=pd.read_csv(sm.input.folds),
+        fold=fold,
+        target=sm.wildcards.target,
+        model_name=sm.wildcards.model,
+        train_config=train_config,
+        model_options=sm.params.model_options,
+        validation_fraction=sm.params.validation_fraction,
+        seed=sm.params.seed,
+        outputs=FoldOutputs(**{k: sm.output[k] for k in FoldOutputs.__dataclass_fields__}),
+        dataset=sm.params.dataset,
+        feature_set=sm.wildcards.feature_set,
+    )
+
+
+run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)
