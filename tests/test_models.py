@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 BATCH, T, D = 3, 12, 5
 NAMES = ["LSTM_8", "LSTM_8_6", "AT_8", "AT_8_6", "BAT_8", "BAT_8_6", "TRANSFORMER_1",
          "TRANSFORMER_2"]
-TRANSFORMER_OPTIONS = {"d_model": 16, "heads": 2, "feed_forward": 32}
+TRANSFORMER_OPTIONS = {"d_model": 16, "heads": 2, "ff_dim": 32}
 
 
 def make(name, **options):

@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 T, D = 12, 5
 SMALL = {"LSTM_16": {}, "AT_16": {}, "BAT_16": {},
-         "TRANSFORMER_1": {"d_model": 16, "heads": 2, "feed_forward": 32, "dropout": 0.0}}
+         "TRANSFORMER_1": {"d_model": 16, "heads": 2, "ff_dim": 32, "dropout": 0.0}}
 
 
 def songs(n, seed=0):

@@ -135,7 +135,8 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
     prediction, attention = predict(model, x_test, device=train_config.device)
     metrics = evaluate(y_test, prediction)
-    best = min(history, key=lambda row: row["val_loss"])
+    # the restored weights are those of the last epoch that improved (Keras rule, see fit)
+    best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
     metrics.update(fold=fold, epochs=len(history), best_epoch=int(best["epoch"]),
                    best_val_loss=float(best["val_loss"]))
     log.info("fold %d test: R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"], metrics["tau"], metrics["mae"])

@@ -3,12 +3,16 @@
 * ``per_segment`` (default, the paper's description): the 22,050 samples of each frame
   are sent to openSMILE on their own; the functionals summarise LLDs computed only from
   that segment.
-* ``one_pass``: one openSMILE call over the (cropped) clip with the functionals in fixed
-  500 ms frames (``frameMode = fixed``), aligned with the frame grid. About twice as fast,
-  but values differ from ``per_segment``: LLD windows (up to 60 ms) and delta/smoothing
-  filters near a frame edge see the neighbouring frame's audio instead of the segment's
-  edge. The clip is padded with 0.5 s of zeros, because openSMILE drops the last frame
-  otherwise; the values of a frame do not depend on how much padding follows.
+* ``one_pass``: one openSMILE call over the clip with the functionals in fixed 500 ms
+  frames (``frameMode = fixed``), aligned with the frame grid. Faster, but most values
+  differ from ``per_segment``: LLD windows (up to 60 ms) and delta/smoothing filters near a
+  frame edge see the neighbouring frame's audio instead of the segment's edge, and the
+  RASTA-filtered auditory spectrum is a recursive (IIR) filter whose state carries over
+  from everything before the frame. The call therefore always starts at the clip start
+  (so a frame's values do not depend on which frames were requested) and stops one frame
+  after the last requested frame (later audio does not change them). The audio is padded
+  with 0.5 s of zeros because openSMILE drops the last frame otherwise; a frame's values
+  do not depend on how much padding follows.
 
 ComParE_2016 gives 6373 functionals; the paper reports 6670 (see ``registry``).
 """
@@ -84,14 +88,13 @@ def _per_segment(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def _one_pass(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    # Crop to the requested frames with one frame of context each side, on the frame grid.
-    first = max(0, int(frames.min()) - 1)
+    # Always from the clip start: RASTA filtering is recursive, so a later start would
+    # change the values. LLDs look at most one frame ahead, so the end can be cropped.
     stop = min(audio.size, (int(frames.max()) + 2) * FRAME_SAMPLES)
-    padded = np.concatenate([audio[first * FRAME_SAMPLES:stop],
-                             np.zeros(FRAME_SAMPLES, dtype=np.float32)])
+    padded = np.concatenate([audio[:stop], np.zeros(FRAME_SAMPLES, dtype=np.float32)])
     table = _smile("one_pass").process_signal(padded, SAMPLE_RATE)
     starts = table.index.get_level_values("start").total_seconds().to_numpy()
-    frame_of_row = first + np.round(starts / FRAME_SECONDS).astype(int)
+    frame_of_row = np.round(starts / FRAME_SECONDS).astype(int)
     row_of_frame = {int(k): row for row, k in enumerate(frame_of_row)}
     values = table.to_numpy()
     return np.asarray([values[row_of_frame[int(k)]] for k in frames], dtype=np.float32)

@@ -11,8 +11,9 @@ Conventions
   ``[0.5 k, 0.5 k + 0.5)`` s, i.e. clip samples ``[22050 k, 22050 (k + 1))``.
 * One STFT (magnitude and power) and one CQT per call, shared by every block that needs
   them; each block is computed at most once.
-* CQT: 252 bins = 7 octaves x 36 bins per octave from C1 (32.70 Hz) to 4.1 kHz, linear
-  magnitude as the paper says ("CQT magnitudes"), tuning fixed at A440 (bin 171 is A4).
+* CQT: 252 bins = 7 octaves x 36 bins per octave from C1 (32.70 Hz) to 4.1 kHz; linear
+  magnitude, as the paper says ("CQT magnitudes"; every feature is standardised later);
+  tuning fixed at A440, so bin 135 is A4 = 440 Hz.
   The same CQT feeds chroma_cqt and CENS, whose librosa defaults are these parameters.
 * Tuning is fixed (not estimated) and dB conversion has no ``top_db`` clipping, so no
   value depends on audio far from its frame: a clip cropped with ``CONTEXT_SAMPLES`` of

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +76,16 @@ def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
 
 
 def _read_shard_header(path: Path) -> tuple[str, list[str], np.ndarray, tuple[int, ...]]:
+    """Set name, columns, song ids and values shape, without reading the values."""
     with np.load(path, allow_pickle=False) as shard:
-        shape = tuple(shard["values"].shape)  # reads the array; freed on return
-        return (str(shard["feature_set"]), shard["columns"].tolist(),
-                shard["song_ids"].astype(np.int64), shape)
+        header = (str(shard["feature_set"]), shard["columns"].tolist(),
+                  shard["song_ids"].astype(np.int64))
+    with zipfile.ZipFile(path) as archive, archive.open("values.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape = tuple(read_header(member)[0])
+    return (*header, shape)
 
 
 def merge_shards(shard_paths: list[Path], values_path: Path, index_path: Path) -> None:

@@ -113,7 +113,7 @@ def build_model(name: str, input_dim: int, **options: Any) -> nn.Module:
     """Build the (randomly initialised) model ``name`` for ``input_dim`` features.
 
     ``options`` are the family's keyword arguments (e.g. ``attention_dim`` for AT/BAT;
-    ``d_model``, ``heads``, ``feed_forward``, ``dropout`` for TRANSFORMER). Seed first
+    ``d_model``, ``heads``, ``ff_dim``, ``dropout`` for TRANSFORMER). Seed first
     (``mer.runtime.seed_everything``) for a reproducible initialisation.
     """
     spec = parse_model_name(name)

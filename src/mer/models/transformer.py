@@ -36,7 +36,7 @@ def sinusoidal_positions(n_frames: int, d_model: int, *, device=None,
 
 class TransformerRegressor(nn.Module):
     def __init__(self, input_dim: int, n_layers: int, *, d_model: int = 64, heads: int = 4,
-                 feed_forward: int = 128, dropout: float = 0.1):
+                 ff_dim: int = 128, dropout: float = 0.1):
         super().__init__()
         if d_model % 2 or d_model % heads:
             raise ConfigError(f"transformer d_model={d_model} must be even and divisible "
@@ -46,7 +46,7 @@ class TransformerRegressor(nn.Module):
         self.d_model = d_model
         self.input_projection = nn.Linear(input_dim, d_model)
         self.input_dropout = nn.Dropout(dropout)
-        layer = nn.TransformerEncoderLayer(d_model, heads, feed_forward, dropout,
+        layer = nn.TransformerEncoderLayer(d_model, heads, ff_dim, dropout,
                                            batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, 1)

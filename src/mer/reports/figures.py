@@ -2,7 +2,7 @@
 
 Conventions shared by all figures: time axis in seconds (the end of each 500 ms frame,
 see ``mer.frames``), the same colour for the same role in every figure (``COLORS``),
-sized for a paper column (3.4 in wide) and written as PNG (300 dpi) and PDF.
+sized for the paper's full text width (two 3.4 in columns) and written as PNG (300 dpi) and PDF.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def plot_prediction_over_time(panels: list[dict], clip: int, *, title: str, png_
     ``baseline_predictions`` / ``best_predictions`` (out-of-fold prediction tables).
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(len(panels), 1, figsize=(COLUMN_WIDTH_IN, 1.5 * len(panels) + 0.4),
+    fig, axes = plt.subplots(len(panels), 1, figsize=(2 * COLUMN_WIDTH_IN, 1.5 * len(panels) + 0.4),
                              sharex=True, squeeze=False)
     for letter, ax, panel in zip("abcdefgh", axes[:, 0], panels):
         best = _clip_rows(panel["best_predictions"], clip)
@@ -64,7 +64,7 @@ def plot_prediction_over_time(panels: list[dict], clip: int, *, title: str, png_
         pad = max(0.05, 0.15 * np.ptp(values))
         ax.set_ylim(max(-1.0, values.min() - pad), min(1.0, values.max() + pad))
         ax.grid(alpha=0.3, lw=0.5)
-        ax.legend(loc="best", frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     axes[-1, 0].set_xlabel("time in clip (s)")
     fig.suptitle(title, fontsize=7)
     fig.tight_layout()
