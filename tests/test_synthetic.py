@@ -119,7 +119,8 @@ def test_song_depends_only_on_seed_and_id(dataset):
     np.testing.assert_allclose(annotations.values["arousal"][row],
                                song.emotion.annotation["arousal"], atol=1e-6)
     other = synthesize_song(song_id, seed=SEED + 1)
-    assert not np.array_equal(other.emotion.annotation["arousal"], song.emotion.annotation["arousal"])
+    assert not np.array_equal(other.emotion.annotation["arousal"],
+                              song.emotion.annotation["arousal"])
     assert len(other.audio) != len(song.audio) or not np.allclose(other.audio, song.audio)
 
 

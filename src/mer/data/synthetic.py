@@ -58,16 +58,17 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import butter, lfilter, sosfilt
 
 from mer.data.emomusic import (ANNOTATIONS_DIR, CLIPS_DIR, CONTINUOUS_COLUMNS, SONGS_INFO,
                                STATIC_ANNOTATIONS, TARGETS, continuous_file)
 from mer.errors import ConfigError
-from mer.frames import SAMPLE_RATE, annotation_times
+from mer.frames import FRAME_SECONDS, SAMPLE_RATE, annotation_times
 
 CONTROL_RATE = 10  # Hz: the driving curves' grid
 CLIP_SECONDS_RANGE = (45.06, 45.09)  # real emoMusic clip lengths
@@ -86,8 +87,9 @@ MELODY_CENTRE_MIDI, MELODY_SPAN_SEMITONES = 70.0, 7.0
 CHORD_CENTRE_MIDI, CHORD_SPAN_SEMITONES = 58.0, 5.0
 OUTPUT_PEAK = 0.9  # soft-limiter ceiling, leaves headroom for MP3 overshoot
 
-_WAVETABLE_SIZE = 4096
+_WAVETABLE_SIZE = 4096  # a power of two: phases wrap with a bit mask
 _N_BRIGHTNESS = 8
+_BLOCK = 1 << 14  # samples per rendering block
 _MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
 _MINOR_SCALE = np.array([0, 2, 3, 5, 7, 8, 10])
 # Chord progressions as (root in semitones above the tonic, quality) per bar.
@@ -225,7 +227,6 @@ def _ar1(rng: np.random.Generator, n: int, rho: float, n_series: int = 1,
     """(n_series, n) stationary unit-variance AR(1) series; innovations correlated ``corr``."""
     cov = np.full((n_series, n_series), corr) + (1 - corr) * np.eye(n_series)
     innovations = np.linalg.cholesky(cov) @ rng.standard_normal((n_series, n))
-    from scipy.signal import lfilter
     scale = np.sqrt(1 - rho**2)
     x0 = innovations[:, :1]  # start in the stationary distribution
     out = lfilter([scale], [1, -rho], innovations[:, 1:], axis=1, zi=rho * x0)[0]
@@ -234,7 +235,6 @@ def _ar1(rng: np.random.Generator, n: int, rho: float, n_series: int = 1,
 
 def _rater_filter(x: np.ndarray, times: np.ndarray, model: EmotionModel) -> np.ndarray:
     """Delay by ``rater_lag_s``, smooth causally, sample at the annotation times."""
-    from scipy.signal import lfilter
     dt = 1.0 / CONTROL_RATE
     alpha = np.exp(-dt / model.rater_smoothing_s) if model.rater_smoothing_s > 0 else 0.0
     smoothed = lfilter([1 - alpha], [1, -alpha], x, axis=-1, zi=alpha * x[..., :1])[0]
@@ -253,11 +253,10 @@ def _unit_within_std(model: EmotionModel) -> float:
     rho = np.exp(-dt / model.within_tau_s)
     alpha = np.exp(-dt / model.rater_smoothing_s) if model.rater_smoothing_s > 0 else 0.0
     n = int(40 * max(model.within_tau_s, model.rater_smoothing_s, 1.0) * CONTROL_RATE)
-    from scipy.signal import lfilter
     impulse = np.zeros(n)
     impulse[0] = np.sqrt(1 - rho**2)
     h = lfilter([1 - alpha], [1, -alpha], lfilter([1.0], [1, -rho], impulse))
-    lags = np.arange(len(annotation_times())) * int(round(CONTROL_RATE * 0.5))
+    lags = np.arange(len(annotation_times())) * int(round(CONTROL_RATE * FRAME_SECONDS))
     acov = np.array([np.dot(h[: n - k], h[k:]) for k in lags])
     index = np.abs(np.subtract.outer(np.arange(len(lags)), np.arange(len(lags))))
     cov = acov[index]
@@ -287,12 +286,12 @@ def draw_song_emotion(song_id: int, *, seed: int = 2020, within_song_std: float 
     driving = np.clip(level[:, None] + scale * w, -1.0, 1.0)
 
     n_ann = len(annotation_times())
-    noise_rho = np.exp(-0.5 / model.annotation_noise_tau_s)
+    noise_rho = np.exp(-FRAME_SECONDS / model.annotation_noise_tau_s)
     noise = model.annotation_noise_std * _ar1(rng, n_ann, noise_rho, n_series=2)
     annotation = np.clip(_rater_filter(driving, times, model) + noise, -1.0, 1.0)
 
     rater_std = rng.uniform(*model.rater_std_range, size=(2, 1))
-    wobble = _ar1(rng, n_ann, np.exp(-0.5 / 4.0), n_series=2)
+    wobble = _ar1(rng, n_ann, np.exp(-FRAME_SECONDS / 4.0), n_series=2)  # 4 s drift
     annotation_std = np.clip(rater_std * (1 + 0.12 * wobble), 0.02, 0.6)
 
     low, high = STATIC_SCALE
@@ -330,7 +329,8 @@ def annotation_statistics(arousal: np.ndarray, valence: np.ndarray) -> dict[str,
     ``av_corr``: correlation of arousal and valence over all frames.
     """
     stats = {}
-    for name, x in (("arousal", np.asarray(arousal, float)), ("valence", np.asarray(valence, float))):
+    for name, x in (("arousal", arousal), ("valence", valence)):
+        x = np.asarray(x, float)
         deviation = x - x.mean(axis=1, keepdims=True)
         total = x.var()
         stats[f"mean_{name}"] = float(x.mean())
@@ -351,7 +351,10 @@ def annotation_statistics(arousal: np.ndarray, valence: np.ndarray) -> dict[str,
 
 @lru_cache(maxsize=1)
 def _wavetables() -> np.ndarray:
-    """(_N_BRIGHTNESS, _WAVETABLE_SIZE) single cycles, dull (k^-2.8) to bright (k^-1.0), equal RMS."""
+    """(_N_BRIGHTNESS, _WAVETABLE_SIZE) single cycles of 20 harmonics, equal RMS.
+
+    Harmonic k has amplitude k^-p, p from 2.8 (dull, flute-like) to 1.0 (bright, saw-like).
+    """
     phase = np.arange(_WAVETABLE_SIZE) / _WAVETABLE_SIZE
     harmonics = np.arange(1, 21)
     partials = np.sin(2 * np.pi * np.outer(harmonics, phase))
@@ -375,7 +378,8 @@ def _render_voices(n: int, onsets, lengths, midis, amps, brightness, attack_s, d
     next onset at most. ``midis`` and ``amps``: (n_voices, n_notes), one row per voice
     (the chord voices share rhythm and envelope, so it is computed once). ``brightness``
     in [0, 1] per note picks the wavetable; envelope: exponential attack, exponential decay
-    to ``sustain``, linear release.
+    to ``sustain``, linear release. Rendered in cache-sized blocks (much faster than
+    whole-clip temporaries).
     """
     out = np.zeros(n, dtype=np.float32)
     onsets = np.asarray(onsets, np.int64)
@@ -383,46 +387,60 @@ def _render_voices(n: int, onsets, lengths, midis, amps, brightness, attack_s, d
         return out
     midis = np.atleast_2d(np.asarray(midis, float))
     amps = np.broadcast_to(np.atleast_2d(np.asarray(amps, np.float32)), midis.shape)
-    per_note = [np.broadcast_to(np.asarray(x, float), onsets.shape)
-                for x in (lengths, brightness, attack_s, decay_s)]
-    lengths, brightness, attack_s, decay_s = per_note
+    lengths, brightness, attack_s, decay_s = (
+        np.broadcast_to(np.asarray(x, float), onsets.shape)
+        for x in (lengths, brightness, attack_s, decay_s))
     segment = np.diff(np.append(onsets, n))
     note = np.repeat(np.arange(len(onsets), dtype=np.int32), segment)
-    since = np.arange(n - onsets[0], dtype=np.float32)
-    since -= np.repeat((onsets - onsets[0]).astype(np.float32), segment)
-    # Envelope, shared by all voices.
-    envelope = -since / (attack_s * SAMPLE_RATE).astype(np.float32)[note]
-    np.exp(envelope, out=envelope)
-    np.subtract(1, envelope, out=envelope)
-    decay = -since / (decay_s * SAMPLE_RATE).astype(np.float32)[note]
-    np.exp(decay, out=decay)
-    decay *= 1 - sustain
-    decay += sustain
-    envelope *= decay
-    sounding = np.minimum(lengths, segment).astype(np.float32)[note]
-    sounding -= since
-    sounding *= 1 / (release_s * SAMPLE_RATE)
-    np.clip(sounding, 0, 1, out=sounding)
-    envelope *= sounding
+    # Per-note constants; phase is continuous across notes: each note starts where the
+    # previous one's phase ended.
+    cycles = _midi_to_hz(midis) / SAMPLE_RATE  # (n_voices, n_notes) cycles per sample
+    start_phase = np.concatenate([np.zeros((len(midis), 1)),
+                                  np.cumsum(cycles[:, :-1] * segment[:-1], axis=1)], axis=1)
+    start_phase -= np.floor(start_phase)
+    # phase (in table entries) at sample i of note k: slope[k] * i + intercept[k]
+    slope = cycles * _WAVETABLE_SIZE
+    intercept = (start_phase - cycles * onsets) * _WAVETABLE_SIZE
+    inverse_attack = (-1.0 / (attack_s * SAMPLE_RATE)).astype(np.float32)
+    inverse_decay = (-1.0 / (decay_s * SAMPLE_RATE)).astype(np.float32)
+    sounding = np.minimum(lengths, segment).astype(np.float32)
+    inverse_release = np.float32(1.0 / (release_s * SAMPLE_RATE))
     row = np.clip(np.round(brightness * (_N_BRIGHTNESS - 1)), 0, _N_BRIGHTNESS - 1)
-    table_offset = (row.astype(np.int32) * _WAVETABLE_SIZE)[note]
+    table_offset = row.astype(np.int64) * _WAVETABLE_SIZE
     tables = _wavetables().ravel()
-    for midi, amp in zip(midis, amps):
-        phase = np.cumsum((_midi_to_hz(midi) / SAMPLE_RATE)[note])
-        phase -= np.floor(phase)
-        phase *= _WAVETABLE_SIZE
-        index = phase.astype(np.int32)
-        index += table_offset
-        wave = tables.take(index)
-        wave *= amp[note]
-        out[onsets[0]:] += wave
-    out[onsets[0]:] *= envelope
+    constant_amp = [np.ptp(a) == 0 for a in amps]
+    for first in range(int(onsets[0]), n, _BLOCK):
+        last = min(n, first + _BLOCK)
+        k = note[first - onsets[0]: last - onsets[0]]
+        sample = np.arange(first, last, dtype=np.float64)
+        since = (sample - onsets[k]).astype(np.float32)
+        envelope = 1 - np.exp(since * inverse_attack[k])
+        envelope *= sustain + (1 - sustain) * np.exp(since * inverse_decay[k])
+        envelope *= np.clip((sounding[k] - since) * inverse_release, 0, 1)
+        block = np.zeros(last - first, np.float32)
+        offset = table_offset[k]
+        for voice in range(len(midis)):
+            if constant_amp[voice] and amps[voice, 0] == 0:
+                continue
+            phase = slope[voice, k]
+            phase *= sample
+            phase += intercept[voice, k]
+            index = phase.astype(np.int64)
+            index &= _WAVETABLE_SIZE - 1
+            index += offset
+            wave = tables.take(index)
+            if constant_amp[voice]:
+                wave *= amps[voice, 0]
+            else:
+                wave *= amps[voice, k]
+            block += wave
+        block *= envelope
+        out[first:last] = block
     return out
 
 
 def _drum_templates(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Kick (pitch-swept sine), snare (band noise + tone) and hi-hat (high-passed noise)."""
-    from scipy.signal import butter, sosfilt
 
     def seconds(s):
         return np.arange(int(s * SAMPLE_RATE)) / SAMPLE_RATE
@@ -434,7 +452,8 @@ def _drum_templates(rng: np.random.Generator) -> dict[str, np.ndarray]:
     t = seconds(0.25)
     snare_noise = sosfilt(butter(2, [1200, 6000], "bandpass", fs=SAMPLE_RATE, output="sos"),
                           rng.standard_normal(len(t)))
-    snare = 1.6 * snare_noise * np.exp(-t / 0.06) + 0.5 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.04)
+    snare = (1.6 * snare_noise * np.exp(-t / 0.06)
+             + 0.5 * np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.04))
     t = seconds(0.09)
     hat = sosfilt(butter(4, 7000, "highpass", fs=SAMPLE_RATE, output="sos"),
                   rng.standard_normal(len(t))) * np.exp(-t / 0.018)
@@ -546,10 +565,10 @@ def _compose_and_render(emotion: SongEmotion, rng: np.random.Generator) -> np.nd
     gap = np.diff(np.append(step_sample[on], n))
     legato = 0.55 + 0.4 * (1 - bright[on])
     lengths = (gap * legato).astype(np.int64)
-    melody = _render_voices(n, step_sample[on], lengths, melody_midi,
-                           0.55 * (0.8 + 0.2 * rng.random(len(on))) * np.where(sub[on] == 0, 1.0, 0.8),
-                           bright[on], 0.004 + 0.04 * (1 - bright[on]), 0.25 + 0.5 * (1 - bright[on]),
-                           sustain=0.45)
+    velocity = 0.55 * (0.8 + 0.2 * rng.random(len(on))) * np.where(sub[on] == 0, 1.0, 0.8)
+    melody = _render_voices(n, step_sample[on], lengths, melody_midi, velocity, bright[on],
+                            0.004 + 0.04 * (1 - bright[on]), 0.25 + 0.5 * (1 - bright[on]),
+                            sustain=0.45)
 
     # Drums: level and density rise with arousal; silent for the calmest passages.
     drums = np.zeros(n, np.float32)
@@ -671,8 +690,12 @@ def generate_synthetic_dataset(root: str | Path, *, n_songs: int = 100, seed: in
         if workers == 1:
             results = [_write_song(job) for job in jobs]
         else:
+            # fork where available: Snakemake's `script:` files run unguarded top-level code,
+            # which "spawn" would re-execute in every worker; the jobs are pure, so a forked
+            # worker's inherited state cannot change the output.
+            method = "fork" if "fork" in get_all_start_methods() else "spawn"
             with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                     mp_context=get_context("spawn")) as pool:
+                                     mp_context=get_context(method)) as pool:
                 results = list(pool.map(_write_song, jobs))
         emotions, infos = zip(*results)
         _write_annotations(annotations, list(emotions), list(infos),
