@@ -74,3 +74,62 @@ def test_summarize_cv_mean_and_std(tmp_path):
     assert summary["r2"] == pytest.approx(0.4) and summary["r2_std"] == pytest.approx(0.2)
     oof = pd.read_csv(tmp_path / "oof.csv")
     assert sorted(oof["song_id"].unique()) == [0, 1, 2] and len(oof) == 183
+
+
+def _tiny_fold_inputs(n_songs=12, dims=3, seed=0):
+    from mer.data.emomusic import Annotations
+    from mer.features.storage import FeatureTable
+
+    rng = np.random.default_rng(seed)
+    ids = np.arange(100, 100 + n_songs)
+    level = rng.uniform(-0.6, 0.6, size=(n_songs, 1))
+    x = (level[:, :, None] * np.ones((1, 61, dims)) + rng.normal(0, 0.1, (n_songs, 61, dims))).astype(np.float32)
+    y = np.repeat(level, 61, axis=1).astype(np.float32)
+    features = FeatureTable(x, ids, [f"f{i}" for i in range(dims)], "tiny")
+    annotations = Annotations(song_ids=ids, values={"arousal": y, "valence": -y})
+    return features, annotations, assign_folds(ids, 3, seed=1)
+
+
+def _run_fold(tmp_path, features, annotations, folds, name="run"):
+    from mer.cv import FoldOutputs, train_fold
+    from mer.training import TrainConfig
+
+    out = tmp_path / name
+    outputs = FoldOutputs(model=out / "model.pt", predictions=out / "predictions.csv",
+                          attention=out / "attention.npz", history=out / "history.csv",
+                          metrics=out / "metrics.json")
+    train_fold(features=features, annotations=annotations, folds=folds, fold=0, target="arousal",
+               model_name="AT_4", train_config=TrainConfig(max_epochs=3, seed=5), model_options={},
+               validation_fraction=0.25, seed=5, outputs=outputs, dataset="tiny", feature_set="tiny")
+    return outputs
+
+
+def test_train_fold_writes_outputs_and_is_deterministic(tmp_path):
+    features, annotations, folds = _tiny_fold_inputs()
+    first = _run_fold(tmp_path, features, annotations, folds, "a")
+    second = _run_fold(tmp_path, features, annotations, folds, "b")
+    assert first.metrics.read_text() == second.metrics.read_text()
+    predictions = pd.read_csv(first.predictions)
+    test_ids = set(folds.loc[folds["fold"] == 0, "song_id"])
+    assert set(predictions["song_id"]) == test_ids and len(predictions) == 61 * len(test_ids)
+    with np.load(first.attention) as attention:
+        assert attention["weights"].shape == (len(test_ids), 61, 61) and bool(attention["has_attention"])
+    assert len(pd.read_csv(first.history)) == 3
+
+
+def test_train_fold_never_uses_test_songs(tmp_path):
+    """Test songs' features and annotations may change arbitrarily: the fitted model must not."""
+    import torch
+
+    features, annotations, folds = _tiny_fold_inputs()
+    baseline = _run_fold(tmp_path, features, annotations, folds, "a")
+    test_rows = annotations.rows(folds.loc[folds["fold"] == 0, "song_id"])
+    features.values[test_rows] += 50.0
+    annotations.values["arousal"][test_rows] = 0.99
+    changed = _run_fold(tmp_path, features, annotations, folds, "b")
+    saved = [torch.load(o.model, weights_only=True) for o in (baseline, changed)]
+    assert saved[0]["meta"]["extra"]["feature_mean"] == saved[1]["meta"]["extra"]["feature_mean"]
+    for name, tensor in saved[0]["state_dict"].items():
+        assert torch.equal(tensor, saved[1]["state_dict"][name]), name
+    losses = [pd.read_csv(o.history)[["train_loss", "val_loss"]] for o in (baseline, changed)]
+    pd.testing.assert_frame_equal(*losses)

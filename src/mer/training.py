@@ -33,11 +33,9 @@ import json
 import pickle
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +43,7 @@ import torch
 from torch import nn
 
 from mer.errors import ConfigError, DataError
+from mer.io import atomic_path
 
 FEEDBACK_MODES = ("free_running", "teacher_forcing")
 DEVICES = ("auto", "cpu", "cuda")
@@ -241,16 +240,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: st
     except (TypeError, ValueError) as error:
         raise ConfigError(f"checkpoint metadata must be JSON-able: {error}") from error
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save({"meta": meta, "state_dict": state}, stream)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({"meta": meta, "state_dict": state}, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike, *, device: str = "cpu"

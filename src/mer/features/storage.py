@@ -9,10 +9,7 @@ never leaves a partial output that looks finished.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,25 +19,12 @@ import numpy as np
 from mer.errors import AudioError, DataError
 from mer.features.extract import extract_file_features
 from mer.features.registry import feature_set
+from mer.io import atomic_path
 from mer.frames import FIRST_ANNOTATED_FRAME, N_ANNOTATED_FRAMES
 
 FRAME_CONVENTION = (f"values[:, j] is whole-clip 500 ms frame {FIRST_ANNOTATED_FRAME} + j, "
                     "covering [14.5 + 0.5 j, 15.0 + 0.5 j) s of the clip, paired with the "
                     "annotation sample at 15.0 + 0.5 j s (sample_<ms>ms); see mer.frames")
-
-
-@contextlib.contextmanager
-def _atomic_path(path: Path, suffix: str):
-    """A temporary path next to ``path``; moved onto ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
@@ -70,7 +54,7 @@ def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
         raise AudioError(f"{len(failures)} of {len(audio_paths)} clips failed; no "
                          f"{out_path} written:\n" + "\n".join(failures))
     out_path = Path(out_path)
-    with _atomic_path(out_path, ".npz") as tmp, open(tmp, "wb") as f:
+    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
         np.savez(f, values=values, song_ids=np.asarray(song_ids, dtype=np.int64),
                  columns=np.asarray(fset.columns, dtype=str), feature_set=np.asarray(set_name))
 
@@ -114,7 +98,7 @@ def merge_shards(shard_paths: list[Path], values_path: Path, index_path: Path) -
              "song_ids": all_ids[order].tolist(), "columns": columns,
              "n_frames": int(shape[1]), "first_frame": FIRST_ANNOTATED_FRAME,
              "frame_convention": FRAME_CONVENTION}
-    with _atomic_path(Path(index_path), ".json") as tmp:
+    with atomic_path(Path(index_path)) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
 
 
@@ -128,7 +112,7 @@ def _check_unique_ids(all_ids, shard_paths, headers) -> None:
 
 
 def _write_values(shard_paths, destination, shape, values_path: Path) -> None:
-    with _atomic_path(values_path, ".npy") as tmp:
+    with atomic_path(values_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         start = 0
         for path in shard_paths:
