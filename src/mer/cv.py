@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold
 
 from mer.errors import ConfigError, DataError
 from mer.frames import frame_end_times, FIRST_ANNOTATED_FRAME
@@ -36,6 +35,8 @@ def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
     if len(song_ids) < n_folds:
         raise ConfigError(f"`cv.folds` = {n_folds} but the dataset has only {len(song_ids)} "
                           f"songs; use at most {len(song_ids)} folds")
+    from sklearn.model_selection import KFold  # imported here: training jobs need not pay for it
+
     folds = np.empty(len(song_ids), dtype=np.int64)
     splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for fold, (_, test_rows) in enumerate(splitter.split(song_ids)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -25,12 +26,11 @@ def limit_threads(n_threads: int) -> None:
         threadpool_limits(n_threads)
     except ImportError:
         pass
-    import torch
-    torch.set_num_threads(n_threads)
-    try:
-        torch.set_num_interop_threads(n_threads)
-    except RuntimeError:  # only settable before the first parallel op; harmless if late
-        pass
+    # torch reads OMP_NUM_THREADS when it is first imported; set it directly only if a job
+    # imported torch already (importing it here would cost jobs that never use it ~1 s)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n_threads)
 
 
 def seed_everything(seed: int) -> None:
