@@ -29,6 +29,7 @@ losses and predictions.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import pickle
 import math
@@ -129,6 +130,22 @@ def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return total / y.numel()
 
 
+def _native_cpu_kernels(function):
+    """Run ``function`` with oneDNN off. On the CPU, ATen's own LSTM kernels train faster
+    than oneDNN's on our input sizes (LSTM_32, 64 songs x 61 frames x 6373 ComParE dims,
+    1 thread: 0.55 s per epoch against 0.69-0.89 s); results are deterministic either way."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        enabled = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.backends.mkldnn.enabled = enabled
+    return wrapper
+
+
+@_native_cpu_kernels
 def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         val_x: np.ndarray | None, val_y: np.ndarray | None, config: TrainConfig, *,
         log: Callable[[str], None] | None = None) -> list[dict]:
@@ -208,6 +225,7 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
     return history
 
 
+@_native_cpu_kernels
 def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 64, device: str = "cpu"
             ) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictions (n, T) and attention (n, T, T) or None, in evaluation mode (own feedback)."""
