@@ -1,6 +1,7 @@
 # mer: dynamic music emotion recognition, reproducing Chaki et al. (ISMIR 2020).
 # `snakemake --cores 8` runs everything below `rule all`; stage targets: dataset,
-# features, train, report (the DVC stages call these).
+# features, train, report, export (the DVC stages call these; `export` writes
+# the model bundles `mer predict` uses).
 
 from snakemake.utils import min_version
 
@@ -15,6 +16,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

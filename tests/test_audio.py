@@ -90,3 +90,34 @@ def test_too_short(tmp_path):
     path = tmp_path / "short.wav"
     soundfile.write(path, _sine(440, 0.4, SAMPLE_RATE), SAMPLE_RATE)
     _assert_audio_error(path, "400 ms")
+
+
+def _id3v2_with_cover_art() -> bytes:
+    """An ID3v2.3 tag holding a title and an APIC (cover art) frame with a JPEG-like blob,
+    as the real emoMusic MP3s carry."""
+    def frame(frame_id: bytes, body: bytes) -> bytes:
+        return frame_id + len(body).to_bytes(4, "big") + b"\x00\x00" + body
+    picture = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"  # 10 kB "JPEG"
+    apic = b"\x00" + b"image/jpeg\x00" + b"\x03" + b"cover\x00" + picture  # 3 = front cover
+    body = frame(b"TIT2", b"\x00title") + frame(b"APIC", apic)
+    size = len(body)
+    syncsafe = bytes([(size >> 21) & 127, (size >> 14) & 127, (size >> 7) & 127, size & 127])
+    return b"ID3\x03\x00\x00" + syncsafe + body
+
+
+def test_mp3_with_embedded_cover_art(tmp_path):
+    plain = tmp_path / "plain.mp3"
+    soundfile.write(plain, _sine(440, 1.0, SAMPLE_RATE), SAMPLE_RATE, format="MP3")
+    covered = tmp_path / "covered.mp3"
+    covered.write_bytes(_id3v2_with_cover_art() + plain.read_bytes())
+    assert covered.stat().st_size > plain.stat().st_size + 10_000
+    np.testing.assert_array_equal(load_audio(covered), load_audio(plain))
+
+
+def test_wrong_sample_rate_mono_is_resampled(tmp_path):
+    path = tmp_path / "22k.wav"
+    soundfile.write(path, _sine(1000, 2.0, 22_050), 22_050, subtype="FLOAT")
+    audio = load_audio(path)
+    assert audio.size == 2 * SAMPLE_RATE
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert np.argmax(spectrum) * SAMPLE_RATE / audio.size == pytest.approx(1000, abs=1)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
 from mer.errors import AudioError, ConfigError, DataError
-from mer.features import (FEATURE_SETS, FeatureSet, extract_clip_features,
-                          extract_file_features, extract_shard, feature_set, load_features,
-                          merge_shards)
-from mer.features import spectra
+from mer.features import (
+    FEATURE_SETS,
+    FeatureSet,
+    extract_clip_features,
+    extract_file_features,
+    extract_shard,
+    feature_set,
+    load_features,
+    merge_shards,
+    spectra,
+)
 from mer.features.registry import BLOCKS
 from mer.frames import FRAME_SAMPLES, N_ANNOTATED_FRAMES, SAMPLE_RATE, n_whole_frames
 
@@ -286,3 +294,148 @@ def test_merge_rejects_repeated_ids_and_mixed_sets(tmp_path, clips, cheap_set, m
 
 def test_n_whole_frames_of_real_clip_length():
     assert n_whole_frames(int(45.07 * SR)) == 90
+
+
+# --- frame alignment with annotations -------------------------------------------------
+
+def test_click_in_a_known_frame_shows_only_there():
+    """A single-sample click at 2.25 s (the middle of frame 4 = [2.0, 2.5) s) in silence:
+    every 2048-sample window that holds it is centred inside frame 4, so frames 3 and 5
+    are exactly silent in the librosa energy blocks and in openSMILE's."""
+    audio = np.zeros(4 * SR, np.float32)
+    audio[int(2.25 * SR)] = 1.0
+    values = extract_clip_features(audio, ["spectral", "compare"], frames=[3, 4, 5])
+    columns = feature_set("spectral").columns
+    for column in ("rms", "mel_010", "centroid"):
+        feature = values["spectral"][:, columns.index(column)]
+        assert feature[1] > 0 and feature[0] == feature[2] == 0, column
+    energy = values["compare"][:, feature_set("compare").columns.index(
+        "pcm_RMSenergy_sma_amean")]
+    assert energy[1] > 0 and energy[0] == energy[2] == 0
+
+
+def test_annotation_at_15_s_is_paired_with_the_half_second_before_it(tmp_path, cheap_set):
+    """On a 45.06 s clip (90 whole frames), annotated row 0 (label at 15.0 s) is whole-clip
+    frame 29 = [14.5, 15.0) s and row 60 (45.0 s) is frame 89 = [44.5, 45.0) s."""
+    audio = 0.001 * _music(45.06, seed=9)
+    for start_s in (14.5, 44.5):
+        audio[int(start_s * SR) + 2048:int((start_s + 0.5) * SR) - 2048] = 0.5
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, audio, SR, subtype="FLOAT")
+    rms = extract_file_features(path, [cheap_set])[cheap_set][:, 0]
+    assert rms.shape == (N_ANNOTATED_FRAMES,)
+    loud = np.flatnonzero(rms > 0.1)
+    assert loud.tolist() == [0, 60]
+    every = extract_file_features(path, [cheap_set], annotated_only=False)[cheap_set][:, 0]
+    assert every.shape == (90,) and np.flatnonzero(every > 0.1).tolist() == [29, 89]
+
+
+def test_compare_one_pass_equals_opensmile_fixed_frames_on_padded_clip():
+    """one_pass's reference: openSMILE ComParE with 500 ms fixed functional frames over the
+    whole clip padded with 0.5 s of zeros, row k = frame k (exactly)."""
+    import opensmile
+
+    from mer.features.compare import _fixed_frames_conf
+    audio = _music(3.0, seed=8)
+    ours = extract_clip_features(audio, ["compare"], compare_mode="one_pass")["compare"]
+    smile = opensmile.Smile(opensmile.FeatureSet.ComParE_2016,
+                            opensmile.FeatureLevel.Functionals,
+                            options={"frameModeFunctionalsConf": str(_fixed_frames_conf())})
+    padded = np.concatenate([audio, np.zeros(FRAME_SAMPLES, np.float32)])
+    expected = smile.process_signal(padded, SR).to_numpy()[:6].astype(np.float32)
+    np.testing.assert_array_equal(ours, expected)
+
+
+# --- bad input in a shard -------------------------------------------------------------
+
+def test_bad_inputs_in_a_shard_are_all_named_and_good_clips_are_kept(tmp_path, clips,
+                                                                      cheap_set, monkeypatch):
+    """Each bad input of the issue in one shard: stereo, 48 kHz, silent and MP3 with cover
+    art work; empty, < 500 ms, non-audio and too short for the annotations fail, each
+    named with its reason; no shard is written; a rerun after fixing the files only
+    extracts those (the others come from ``<shard>.clips/``), which is removed at the end."""
+    from test_audio import _id3v2_with_cover_art
+
+    from mer.features import storage
+
+    long = _music(45.1, seed=2)
+    works = {"stereo48k.wav": None, "silent.wav": None, "covered.mp3": None}
+    at_48k = np.resize(long, int(45.1 * 48_000))
+    soundfile.write(tmp_path / "stereo48k.wav", np.stack([at_48k, 0.5 * at_48k], axis=1),
+                    48_000)
+    soundfile.write(tmp_path / "silent.wav", np.zeros(int(45.1 * SR), np.float32), SR)
+    soundfile.write(tmp_path / "plain.mp3", long, SR, format="MP3")
+    (tmp_path / "covered.mp3").write_bytes(_id3v2_with_cover_art()
+                                           + (tmp_path / "plain.mp3").read_bytes())
+    fails = {"empty.mp3": "empty", "tiny.wav": "400 ms", "notes.txt": "cannot decode",
+             "ten_s.wav": "outside"}
+    (tmp_path / "empty.mp3").touch()
+    soundfile.write(tmp_path / "tiny.wav", long[:int(0.4 * SR)], SR)
+    (tmp_path / "notes.txt").write_text("not audio\n" * 100)
+    soundfile.write(tmp_path / "ten_s.wav", long[:10 * SR], SR)
+    paths = [clips[7], *(tmp_path / n for n in works), *(tmp_path / n for n in fails)]
+    ids = list(range(len(paths)))
+    out = tmp_path / "shard.npz"
+    with pytest.raises(AudioError) as error:
+        extract_shard(paths, ids, cheap_set, out, progress=False)
+    message = str(error.value)
+    assert f"{len(fails)} of {len(paths)}" in message and "shard.npz.clips" in message
+    for name, reason in fails.items():
+        line = next(line for line in message.splitlines() if name in line)
+        assert reason in line, line
+    for name in works:
+        assert name not in message
+    assert not out.exists()
+
+    for name in fails:  # fix the bad files, rerun: only they are extracted again
+        (tmp_path / name).unlink()
+        soundfile.write(tmp_path / name, _music(45.1, seed=len(name)), SR, format="WAV")
+    extracted = []
+    original = storage.extract_file_features
+
+    def counting(path, *args, **kwargs):
+        extracted.append(Path(path).name)
+        return original(path, *args, **kwargs)
+    monkeypatch.setattr(storage, "extract_file_features", counting)
+    extract_shard(paths, ids, cheap_set, out, progress=False)
+    assert sorted(extracted) == sorted(fails)
+    assert out.exists() and not (tmp_path / "shard.npz.clips").exists()
+    with np.load(out) as shard:
+        values = shard["values"]
+    np.testing.assert_array_equal(values[0], original(clips[7], [cheap_set])[cheap_set])
+    assert values[2].max() == 0  # the silent clip
+    assert np.isfinite(values).all() and (values[[1, 3]] > 0).all()
+
+
+# --- command line ---------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:n_fft=.*too large")  # CQT's low octaves on a 1 s clip
+def test_cli_features_extract(tmp_path, capsys):
+    from mer.cli import main
+    first = _write_clip(tmp_path / "a.wav", 3.2, seed=1)
+    second = _write_clip(tmp_path / "b.wav", 1.1, seed=2)
+    out = tmp_path / "out.npz"
+    assert main(["features", "extract", "chroma", str(first), str(second), "-o", str(out),
+                 "-q"]) == 0
+    with np.load(out) as data:
+        assert data["values"].shape == (6 + 2, 24) and data["values"].dtype == np.float32
+        assert data["file_index"].tolist() == [0] * 6 + [1] * 2
+        assert data["frame"].tolist() == [0, 1, 2, 3, 4, 5, 0, 1]
+        np.testing.assert_array_equal(data["start_s"][:3], [0.0, 0.5, 1.0])
+        np.testing.assert_array_equal(data["end_s"][:3], [0.5, 1.0, 1.5])
+        assert data["files"].tolist() == [str(first), str(second)]
+        assert data["columns"].tolist() == feature_set("chroma").columns
+        expected = extract_file_features(first, ["chroma"], annotated_only=False)["chroma"]
+        np.testing.assert_array_equal(data["values"][:6], expected)
+    assert "8 frames x 24 dims" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"no audio here " * 30)
+    out.unlink()
+    code = main(["features", "extract", "chroma", str(first), str(bad), str(second),
+                 "--annotated", "-o", str(out), "-q"])
+    stderr = capsys.readouterr().err
+    assert code != 0 and not out.exists()
+    assert "3 of 3 files failed" in stderr and "bad.mp3" in stderr and "cannot decode" in stderr
+    assert "a.wav" in stderr and "outside" in stderr  # --annotated needs 45 s of audio
+    assert main(["features", "extract", "nope", str(first), "-o", str(out)]) != 0

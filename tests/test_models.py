@@ -7,6 +7,7 @@ from mer.errors import ConfigError
 from mer.models import (MODEL_FAMILIES, ModelSpec, build_model, describe_model,
                         has_attention, parse_model_name, reference_attention)
 from mer.models.attention import shift_right
+from mer.models.transformer import sinusoidal_positions
 from mer.runtime import seed_everything
 
 torch.set_num_threads(1)
@@ -182,3 +183,77 @@ def test_describe_model_counts_parameters():
     lstm = 4 * 8 * (D + 8 + 2)  # two bias vectors in torch's LSTM
     assert f"trainable parameters: {lstm + 8 + 1:,}" in text
     assert "LSTM_8" in text
+
+
+# Tables 1-2 of the paper: every size searched (37 configurations)
+PAPER_GRID = (
+    [f"LSTM_{n}" for n in (128, 300, 400, 512, 700, 1024, 2048)]
+    + ["LSTM_700_128", "LSTM_700_400", "LSTM_2048_1024", "LSTM_2048_1024_700"]
+    + [f"AT_{n}" for n in (32, 64, 128, 300, 400, 512, 700, 1024, 2048)]
+    + ["AT_300_128", "AT_400_128", "AT_1024_400", "AT_2048_1024", "AT_2048_1024_512"]
+    + [f"BAT_{n}" for n in (400, 1024, 2048)]
+    + ["BAT_300_128", "BAT_400_128", "BAT_1024_400", "BAT_1024_512", "BAT_2048_1024",
+       "BAT_2048_1024_512"]
+    + [f"TRANSFORMER_{n}" for n in (1, 2, 4)]
+)
+
+
+def lstm_parameters(n_in, sizes):
+    total = 0
+    for hidden in sizes:
+        total += 4 * hidden * (n_in + hidden + 2)  # two bias vectors in torch's LSTM
+        n_in = hidden
+    return total
+
+
+def test_every_size_of_the_paper_builds():
+    """All 37 configurations parse and build for ComParE input (on the meta device: no
+    memory, no initialisation), with the parameter count the architecture implies."""
+    from mer.models import count_parameters
+
+    assert len(PAPER_GRID) == len(set(PAPER_GRID)) == 37
+    for name in PAPER_GRID:
+        spec = parse_model_name(name)
+        with torch.device("meta"):
+            model = build_model(name, 6373)
+        count = count_parameters(model)
+        if spec.family == "LSTM":
+            assert count == lstm_parameters(6373, spec.sizes) + spec.sizes[-1] + 1, name
+        elif spec.family in ("AT", "BAT"):
+            hidden = spec.sizes[-1]  # W, U (hidden x hidden), v, w_h + b, w_c, u
+            expected = lstm_parameters(6373, spec.sizes) + 2 * hidden * hidden + hidden \
+                + hidden + 1 + hidden + 1
+            assert count == expected, name
+        else:
+            assert len(model.encoder.layers) == spec.sizes[0]
+
+
+def test_transformer_attention_is_the_mean_over_heads():
+    model = make("TRANSFORMER_2").eval()
+    x = inputs()
+    _, exported = model(x)
+    z = model.input_projection(x) + sinusoidal_positions(T, model.d_model)  # dropout: eval
+    z = model.encoder.layers[0](z)
+    _, per_head = model.encoder.layers[1].self_attn(z, z, z, need_weights=True,
+                                                    average_attn_weights=False)
+    assert per_head.shape == (BATCH, TRANSFORMER_OPTIONS["heads"], T, T)
+    torch.testing.assert_close(exported, per_head.mean(dim=1))
+
+
+def test_cli_describe(capsys):
+    from mer.cli import main
+
+    assert main(["models", "describe", "AT_16_8", "--input-dim", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "AT_16_8 (10 inputs)" in out and "trainable parameters:" in out
+
+
+@pytest.mark.parametrize("name", ["AT-64", "GRU_64", "TRANSFORMER_1_2"])
+def test_cli_describe_malformed_name_fails_with_the_valid_forms(capsys, name):
+    from mer.cli import main
+
+    assert main(["models", "describe", name]) != 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    for family in MODEL_FAMILIES.values():
+        assert family.form in captured.err

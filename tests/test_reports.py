@@ -6,31 +6,98 @@ import pytest
 from PIL import Image
 
 from mer.cv import predictions_table
-from mer.reports.figures import figure1_prediction, median_error_clip
-from mer.reports.tables import (family_group, load_summaries, metrics_tree, paper_layout_table,
-                                select_best, write_result_tables)
+from mer.reports.comparison import write_paired_comparison
+from mer.reports.dvc_plots import write_dvc_plots
+from mer.reports.figures import (
+    choose_clips,
+    clip_chromagram,
+    figure1_prediction,
+    figure2_error_histograms,
+    figure4_attended_frames,
+    figure5_chromagrams,
+    figure_attention_maps,
+    load_attention,
+    median_error_clip,
+    most_attended_frames,
+)
+from mer.reports.tables import (
+    family_group,
+    load_summaries,
+    metrics_tree,
+    paper_layout_table,
+    select_best,
+    write_result_tables,
+)
 
-MODELS = {"LSTM_8": 0.30, "LSTM_16": 0.35, "LSTM_8_4": 0.20, "AT_8": 0.50, "AT_16_8": 0.45}
+MODELS = {"LSTM_8": 0.30, "LSTM_16": 0.35, "LSTM_8_4": 0.20, "AT_8": 0.50, "AT_16_8": 0.45, "BAT_8": 0.25}
+SONGS = [3, 5, 8, 13, 21, 34]
+FOLDS = {3: 0, 5: 1, 8: 2, 13: 0, 21: 1, 34: 2}
 
 
-def fake_results(root, dataset="synthetic", targets=("arousal", "valence"), feature_set="compare"):
-    """Summaries and out-of-fold predictions laid out as the workflow writes them."""
+def _attention(rng, n, lower):
+    scores = rng.normal(size=(n, 61, 61))
+    if lower:  # BAT: frame t attends to frames before t only (frame 0 to itself)
+        mask = np.tril(np.ones((61, 61), bool), k=-1)
+        mask[0, 0] = True
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def fake_results(root, dataset="synthetic", targets=("arousal", "valence"), feature_set="compare", models=None):
+    """Summaries, out-of-fold predictions and fold files laid out as the workflow writes them."""
     rng = np.random.default_rng(0)
     paths = []
-    song_ids = [3, 5, 8, 13]
-    annotation = rng.uniform(-0.5, 0.5, size=(4, 61))
+    annotation = rng.uniform(-0.5, 0.5, size=(len(SONGS), 61))
     for target in targets:
-        for model, r2 in MODELS.items():
+        for model, r2 in (models or MODELS).items():
             folder = root / target / feature_set / model
             folder.mkdir(parents=True)
+            mean_r2 = r2 - (0.2 if target == "valence" else 0)
+            fold_r2 = mean_r2 + np.array([-0.05, 0.0, 0.05])
             summary = {"dataset": dataset, "target": target, "feature_set": feature_set, "model": model,
-                       "n_folds": 3, "r2": r2 - (0.2 if target == "valence" else 0), "r2_std": 0.05,
-                       "tau": 0.1, "tau_std": 0.02, "mae": 0.2 - r2 / 10, "mae_std": 0.01}
+                       "n_folds": 3, "r2": mean_r2, "r2_std": 0.05,
+                       "tau": 0.1, "tau_std": 0.02, "mae": 0.2 - r2 / 10, "mae_std": 0.01,
+                       "folds": [{"fold": k, "r2": float(v)} for k, v in enumerate(fold_r2)]}
             (folder / "cv_summary.json").write_text(json.dumps(summary))
             prediction = annotation + rng.normal(scale=0.5 - r2 / 2, size=annotation.shape)
-            predictions_table(song_ids, annotation, prediction).to_csv(folder / "predictions.csv", index=False)
+            table = predictions_table(SONGS, annotation, prediction)
+            table["fold"] = table["song_id"].map(FOLDS)
+            table.to_csv(folder / "predictions.csv", index=False)
+            family = model.split("_")[0]
+            for fold in range(3):
+                fold_dir = folder / f"fold{fold}"
+                fold_dir.mkdir()
+                ids = np.array([s for s in SONGS if FOLDS[s] == fold])
+                weights = (_attention(rng, len(ids), family == "BAT") if family in ("AT", "BAT")
+                           else np.zeros((0, 0, 0), np.float32))
+                np.savez_compressed(fold_dir / "attention.npz", song_ids=ids, weights=weights,
+                                    has_attention=np.array(family in ("AT", "BAT")))
+                epochs = 3 + fold
+                pd.DataFrame({"epoch": np.arange(1, epochs + 1), "train_loss": 0.2 / np.arange(1, epochs + 1),
+                              "val_loss": 0.25 / np.arange(1, epochs + 1), "seconds": 0.1,
+                              "improved": True}).to_csv(fold_dir / "history.csv", index=False)
             paths.append(folder / "cv_summary.json")
     return paths
+
+
+@pytest.fixture
+def low_dpi(monkeypatch):
+    """PNGs at 100 dpi: the same figures, a third of the pixels to render (tests only)."""
+    from mer.reports import figures
+    monkeypatch.setattr(figures, "DPI", 100)
+
+
+def assert_image(png, pdf, min_width=500, min_height=200):
+    """A valid PNG of at least the given pixel size (at 100 dpi) and a non-trivial PDF twin."""
+    with Image.open(png) as image:
+        image.verify()
+    with Image.open(png) as image:
+        width, height = image.size
+        pixels = np.asarray(image.convert("L"))
+    assert width >= min_width and height >= min_height, (width, height)
+    assert pixels.std() > 10  # something drawn, not a blank canvas
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5000
 
 
 def test_family_groups():
@@ -42,7 +109,7 @@ def test_family_groups():
 def test_best_model_per_group_by_mean_r2(tmp_path):
     summaries = load_summaries(fake_results(tmp_path))
     table = paper_layout_table(summaries, "arousal", "compare")
-    assert table["family"].tolist() == ["LSTM single", "LSTM multi", "AT single", "AT multi"]
+    assert table["family"].tolist() == ["LSTM single", "LSTM multi", "AT single", "AT multi", "BAT single"]
     rows = table.set_index("family")
     assert rows.loc["LSTM single", "best"] == "LSTM_16"
     assert rows.loc["LSTM single", "sizes searched"] == "8, 16"
@@ -86,7 +153,7 @@ def test_figure1_is_a_valid_image(tmp_path):
     clip = figure1_prediction(paths, dataset="synthetic", feature_set="compare",
                               targets=["arousal", "valence"], baseline_model="LSTM_8", clip=None,
                               png_path=png, pdf_path=pdf)
-    assert clip in (3, 5, 8, 13)
+    assert clip in SONGS
     with Image.open(png) as image:
         image.verify()
     with Image.open(png) as image:
@@ -101,3 +168,179 @@ def test_figure1_unknown_clip_is_a_clear_error(tmp_path):
         figure1_prediction(paths, dataset="synthetic", feature_set="compare", targets=["arousal"],
                            baseline_model="LSTM_8", clip=999, png_path=tmp_path / "a.png",
                            pdf_path=tmp_path / "a.pdf")
+
+
+def _tables(tmp_path, paths, dataset="synthetic"):
+    out = tmp_path / "reports"
+    more = {n: (out / f"t{n}.md", out / f"t{n}.csv") for n in (2, 3, 4)}
+    write_result_tables(paths, dataset=dataset, table1_target="arousal", table1_feature_set="compare",
+                        baseline_model="LSTM_8", metrics_path=out / "metrics.json",
+                        best_models_path=out / "best.json", summary_md=out / "all.md",
+                        summary_csv=out / "all.csv", table1_md=out / "t1.md", table1_csv=out / "t1.csv",
+                        more_tables=more)
+    return out
+
+
+def test_table2_is_valence_with_baseline_row_and_paper_differences(tmp_path):
+    out = _tables(tmp_path, fake_results(tmp_path / "results"))
+    table2 = pd.read_csv(out / "t2.csv").set_index("family")
+    assert table2.index[0] == "Baseline LSTM" and table2.loc["Baseline LSTM", "best"] == "LSTM_8"
+    assert table2.loc["Baseline LSTM", "paper R²"] == 0.29  # Weninger et al.'s LSTM_400, valence
+    assert table2.loc["AT single", "R²"] == "0.30 ± 0.05"  # valence is 0.2 below arousal in fake data
+    assert table2.loc["AT single", "paper R²"] == 0.53 and table2.loc["AT single", "ΔR²"] == -0.23
+    assert table2.loc["AT single", "paper MAE"] == 0.16 and table2.loc["AT single", "ΔMAE"] == pytest.approx(-0.01)
+    text = (out / "t2.md").read_text()
+    assert text.startswith("# Table 2 layout — valence, compare features — dataset: synthetic")
+    assert "not comparable with synthetic data" in text
+
+
+def test_tables_3_4_skip_untrained_feature_sets_with_a_note(tmp_path):
+    paths = fake_results(tmp_path / "results")  # compare only: no smaller feature set
+    paths += fake_results(tmp_path / "results", targets=("arousal",), feature_set="spectral",
+                          models={"AT_8": 0.6, "AT_16": 0.62, "LSTM_8": 0.5})
+    out = _tables(tmp_path, paths)
+    table3 = pd.read_csv(out / "t3.csv")
+    assert table3["set"].tolist() == ["spectral"] and table3.loc[0, "best"] == "AT_16"
+    assert table3.loc[0, "dims"] == 197 and table3.loc[0, "sizes searched"] == "8, 16"
+    assert table3.loc[0, "paper R²"] == 0.70 and table3.loc[0, "ΔR²"] == pytest.approx(-0.08)
+    text3 = (out / "t3.md").read_text()
+    assert "arousal, single-layer AT" in text3.splitlines()[0] and "chroma, cqt, chroma_cqt" in text3
+    text4 = (out / "t4.md").read_text()  # valence was trained on compare only
+    assert "Skipped" in text4 and "synthetic" in text4.splitlines()[0]
+    assert pd.read_csv(out / "t4.csv").empty
+
+
+def test_untrained_table_target_is_a_note_not_an_error(tmp_path):
+    out = _tables(tmp_path, fake_results(tmp_path / "results", targets=("arousal",)))
+    assert "Skipped: no model was trained for target 'valence'" in (out / "t2.md").read_text()
+    assert "| AT single |" in (out / "t1.md").read_text()
+
+
+def test_best_models_metrics_file(tmp_path):
+    out = _tables(tmp_path, fake_results(tmp_path / "results"))
+    best = json.loads((out / "best.json").read_text())["synthetic"]["arousal"]["compare"]
+    assert best["LSTM single"]["model"] == "LSTM_16" and best["AT multi"]["r2"] == pytest.approx(0.45)
+    assert set(best) == {"LSTM single", "LSTM multi", "AT single", "AT multi", "BAT single"}
+
+
+def test_paired_comparison_matches_scipy_and_sklearn(tmp_path):
+    from scipy.stats import ttest_rel
+    from sklearn.metrics import r2_score
+
+    paths = fake_results(tmp_path / "results", targets=("arousal",))
+    # uneven per-fold R² so the t-test has variance to work with
+    for path, offsets in ((paths[3], [0.10, 0.0, 0.02]), (paths[1], [0.0, 0.01, 0.05])):
+        summary = json.loads(path.read_text())
+        summary["folds"] = [{"fold": k, "r2": summary["r2"] + o} for k, o in enumerate(offsets)]
+        path.write_text(json.dumps(summary))
+    md, csv = tmp_path / "pc.md", tmp_path / "pc.csv"
+    table = write_paired_comparison(paths, dataset="synthetic", md_path=md, csv_path=csv, n_resamples=500, seed=1)
+    rows = table.set_index("vs")
+    assert list(rows.index) == ["LSTM_16", "BAT_8"] and set(rows["AT"]) == {"AT_8"}
+    at = np.array([0.60, 0.50, 0.52])
+    lstm = np.array([0.35, 0.36, 0.40])
+    assert rows.loc["LSTM_16", "mean ΔR² (folds)"] == pytest.approx(np.mean(at - lstm))
+    assert rows.loc["LSTM_16", "t-test p"] == pytest.approx(ttest_rel(at, lstm).pvalue)
+    assert rows.loc["LSTM_16", "Wilcoxon p"] == pytest.approx(0.25)  # 3 positive differences, exact
+    a = pd.read_csv(paths[3].with_name("predictions.csv"))
+    b = pd.read_csv(paths[1].with_name("predictions.csv"))
+    expected = r2_score(a["annotation"], a["prediction"]) - r2_score(b["annotation"], b["prediction"])
+    row = rows.loc["LSTM_16"]
+    assert row["ΔR² (pooled)"] == pytest.approx(expected)
+    assert row["CI low"] < expected < row["CI high"] and row["songs"] == len(SONGS)
+    again = write_paired_comparison(paths, dataset="synthetic", md_path=md, csv_path=csv, n_resamples=500, seed=1)
+    assert again["CI low"].tolist() == table["CI low"].tolist()  # seeded
+    text = md.read_text()
+    assert "synthetic" in text.splitlines()[0] and "| arousal | compare | AT_8 | LSTM_16 | 3 | 6 |" in text
+
+
+def test_paired_comparison_without_at_is_a_note(tmp_path):
+    paths = fake_results(tmp_path / "results", models={"LSTM_8": 0.3, "BAT_8": 0.2})
+    table = write_paired_comparison(paths, dataset="synthetic", md_path=tmp_path / "pc.md",
+                                    csv_path=tmp_path / "pc.csv", n_resamples=100)
+    assert table.empty and "Skipped" in (tmp_path / "pc.md").read_text()
+
+
+def test_choose_clips_and_most_attended_frames():
+    errors = [0.5, 0.1, 0.3, 0.2, 0.4, 0.6, 0.05]
+    table = predictions_table(range(1, 8), np.zeros((7, 61)), np.array([[e] * 61 for e in errors]))
+    assert choose_clips(table, n=3) == [3, 4, 5]  # errors 0.3, 0.2, 0.4: around the median
+    assert choose_clips(table, n=10) == list(range(1, 8))
+    weights = np.full((61, 61), 1 / 61)
+    weights[:, [7, 30]] += 0.5
+    assert most_attended_frames(weights, k=2).tolist() == [7, 30]
+
+
+def test_figure2_error_histograms(tmp_path, low_dpi):
+    paths = fake_results(tmp_path / "results")
+    png, pdf = tmp_path / "fig2.png", tmp_path / "fig2.pdf"
+    figure2_error_histograms(paths, dataset="synthetic", feature_set="compare", targets=["arousal", "valence"],
+                             baseline_model="LSTM_8", png_path=png, pdf_path=pdf)
+    assert_image(png, pdf)
+
+
+def test_figures_3_4_6_attention(tmp_path, low_dpi):
+    paths = fake_results(tmp_path / "results")
+    common = {"dataset": "synthetic", "feature_set": "compare", "targets": ["arousal", "valence"]}
+    clips = figure_attention_maps(paths, clips=None, family="AT", png_path=tmp_path / "f3.png",
+                                  pdf_path=tmp_path / "f3.pdf", **common)
+    assert len(clips) == 4 and set(clips) <= set(SONGS)
+    assert_image(tmp_path / "f3.png", tmp_path / "f3.pdf")
+    assert figure4_attended_frames(paths, clips=[5, 21], png_path=tmp_path / "f4.png",
+                                   pdf_path=tmp_path / "f4.pdf", **common) == [5, 21]
+    assert_image(tmp_path / "f4.png", tmp_path / "f4.pdf")
+    figure_attention_maps(paths, clips=clips, family="BAT", png_path=tmp_path / "f6.png",
+                          pdf_path=tmp_path / "f6.pdf", **common)
+    assert_image(tmp_path / "f6.png", tmp_path / "f6.pdf")
+
+
+def test_attention_of_the_clip_comes_from_its_test_fold(tmp_path):
+    paths = fake_results(tmp_path / "results", targets=("arousal",))
+    at = paths[3]
+    with np.load(at.parent / "fold1" / "attention.npz") as data:
+        expected = data["weights"][list(data["song_ids"]).index(21)]
+    np.testing.assert_allclose(load_attention(at, 21), expected)
+    with pytest.raises(ValueError, match="stores no attention"):
+        load_attention(paths[0], 21)
+
+
+def test_unknown_attention_clip_is_a_clear_error(tmp_path, low_dpi):
+    paths = fake_results(tmp_path / "results")
+    with pytest.raises(ValueError, match=r"`report.attention_clips`: clips \[999\]"):
+        figure_attention_maps(paths, dataset="synthetic", feature_set="compare", targets=["arousal"], clips=[3, 999],
+                              family="AT", png_path=tmp_path / "a.png", pdf_path=tmp_path / "a.pdf")
+
+
+def test_figure5_chromagram_of_real_audio(tmp_path, low_dpi):
+    import soundfile
+
+    paths = fake_results(tmp_path / "results", targets=("arousal",))
+    raw = tmp_path / "raw"
+    (raw / "clips_45seconds").mkdir(parents=True)
+    sr = 22050  # load_audio resamples to 44.1 kHz, as for any clip
+    t = np.arange(46 * sr) / sr
+    tone = np.where(t < 30, np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 261.63 * t))  # A, then C
+    soundfile.write(raw / "clips_45seconds" / "8.mp3", (0.3 * tone).astype(np.float32), sr, format="MP3")
+    chroma = clip_chromagram(raw / "clips_45seconds" / "8.mp3")
+    assert chroma.shape[0] == 12 and 280 <= chroma.shape[1] <= 610  # 30.5 s at 50 ms hops
+    assert chroma[9, :100].mean() > 0.9 and chroma[0, -100:].mean() > 0.9  # A first, C at the end
+    png, pdf = tmp_path / "f5.png", tmp_path / "f5.pdf"
+    assert figure5_chromagrams(paths, dataset="synthetic", raw_root=raw, feature_set="compare",
+                               targets=["arousal"], clips=[8], png_path=png, pdf_path=pdf) == [8]
+    assert_image(png, pdf, min_width=300, min_height=100)
+
+
+def test_dvc_plot_series(tmp_path):
+    paths = fake_results(tmp_path / "results", targets=("arousal",), models={"LSTM_8": 0.3, "AT_8": 0.5})
+    histories = sorted((tmp_path / "results").glob("*/*/*/fold*/history.csv"))
+    clip = write_dvc_plots(paths, histories, out_dir=tmp_path / "plots", clip=None, clip_target="arousal",
+                           clip_feature_set="compare")
+    curve = pd.read_csv(tmp_path / "plots" / "learning_curves" / "arousal" / "compare" / "AT_8.csv")
+    assert curve["epoch"].tolist() == [1, 2, 3, 4, 5] and curve["folds"].tolist() == [3, 3, 3, 2, 1]
+    assert curve.loc[0, "val_loss"] == pytest.approx(0.25)
+    series = pd.read_csv(tmp_path / "plots" / "predictions" / "arousal" / "compare" / "LSTM_8.csv")
+    assert list(series.columns) == ["time_s", "annotation", "prediction"] and len(series) == 61
+    assert clip in SONGS
+    with pytest.raises(ValueError, match="no history.csv files"):
+        write_dvc_plots(paths, histories[:3], out_dir=tmp_path / "p2", clip=3, clip_target="arousal",
+                        clip_feature_set="compare")

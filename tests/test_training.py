@@ -58,7 +58,7 @@ def test_teacher_forcing_trains():
     assert history[-1]["train_loss"] < 0.2 * history[0]["train_loss"]
 
 
-@pytest.mark.parametrize("name", ["AT_8", "TRANSFORMER_1"])
+@pytest.mark.parametrize("name", ["LSTM_8", "AT_8", "BAT_8", "TRANSFORMER_1"])
 def test_cpu_training_is_deterministic(name):
     x, y = songs(10)
     vx, vy = songs(4, seed=1)
@@ -201,3 +201,29 @@ def test_resolve_device():
             resolve_device("cuda")
     with pytest.raises(ConfigError, match="device"):
         resolve_device("tpu")
+
+
+def test_teacher_forcing_feeds_the_annotations():
+    """Same seed and data: the first epoch's loss is the same (u starts at 0), then the
+    gradient of u differs (annotation vs own y_{t-1}), so the runs part."""
+    x, y = songs(4)
+    histories = []
+    for feedback in ("free_running", "teacher_forcing"):
+        histories.append(fit(make("AT_8"), x, y, None, None,
+                             TrainConfig(max_epochs=3, batch_size=4, feedback=feedback)))
+    free, forced = histories
+    assert free[0]["train_loss"] == forced[0]["train_loss"]
+    assert free[2]["train_loss"] != forced[2]["train_loss"]
+
+
+@pytest.mark.parametrize("device, gpus", [("cpu", 0), ("cuda", 1),
+                                          ("auto", int(torch.cuda.is_available()))])
+def test_training_gpus(device, gpus):
+    from mer.training import training_gpus
+    assert training_gpus(device) == gpus
+
+
+def test_training_gpus_rejects_unknown_devices():
+    from mer.training import training_gpus
+    with pytest.raises(ConfigError, match="device"):
+        training_gpus("gpu")

@@ -35,10 +35,34 @@ def _features_list(args) -> int:
     return 0
 
 
+def _features_extract(args) -> int:
+    from mer.features.storage import extract_files
+    arrays = extract_files([Path(p) for p in args.audio], args.set, Path(args.output),
+                           annotated_only=args.annotated, compare_mode=args.compare_mode,
+                           progress=not args.quiet)
+    print(f"{args.output}: {args.set} features, {arrays['values'].shape[0]} frames x "
+          f"{arrays['values'].shape[1]} dims from {len(args.audio)} file(s)")
+    return 0
+
+
 def _models_describe(args) -> int:
     from mer.models import describe_model
     print(describe_model(args.name, args.input_dim))
     return 0
+
+
+def _predict(args) -> int:
+    from mer.predict import run_predict
+    return run_predict(args.songs, model_dirs=args.model, models_root=args.models_root,
+                       out_dir=args.out, plot=args.plot, feature_set=args.features,
+                       progress=not args.quiet)
+
+
+def _data_check(args) -> int:
+    from mer.data.check import check_dataset
+    report = check_dataset(args.dir, args.dataset, decode=args.decode)
+    print(report.format())
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +77,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     features = commands.add_parser("features", help="feature sets").add_subparsers(dest="action", required=True)
     features.add_parser("list", help="every feature set with its dims and blocks").set_defaults(handler=_features_list)
+    extract = features.add_parser(
+        "extract", help="extract one feature set for any audio files into one .npz",
+        description="Writes values (frames x dims, float32, all files' frames in order), "
+                    "file_index, frame (whole-clip index k), start_s/end_s (the 500 ms "
+                    "frame k covers, in seconds), files, columns. If any file fails, every "
+                    "failure is listed and nothing is written.")
+    extract.add_argument("set", help="feature set name (see `mer features list`)")
+    extract.add_argument("audio", nargs="+", help="audio files (mp3, wav, flac, ogg, ...)")
+    extract.add_argument("-o", "--output", required=True, help="output .npz file")
+    frames = extract.add_mutually_exclusive_group()
+    frames.add_argument("--all-frames", dest="annotated", action="store_false",
+                        help="every whole 500 ms frame of each file (default)")
+    frames.add_argument("--annotated", dest="annotated", action="store_true",
+                        help="only emoMusic's 61 annotated frames 29..89 (15.0-45.0 s)")
+    extract.add_argument("--compare-mode", default="per_segment",
+                         choices=["per_segment", "one_pass"],
+                         help="openSMILE ComParE definition (default per_segment)")
+    extract.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    extract.set_defaults(handler=_features_extract, annotated=False)
+
+    data = commands.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    data_check = data.add_parser("check", help="validate a dataset copy (audio, annotations, columns, "
+                                               "ranges); exit 1 with a report if something is off")
+    data_check.add_argument("dir", help="the dataset folder")
+    data_check.add_argument("--dataset", choices=["emomusic", "deam"], default="emomusic",
+                            help="layout of DIR (default emomusic)")
+    data_check.add_argument("--decode", action="store_true",
+                            help="also decode every clip and check its length (slow)")
+    data_check.set_defaults(handler=_data_check)
 
     models = commands.add_parser("models", help="model families").add_subparsers(dest="action", required=True)
     describe = models.add_parser("describe", help="architecture and parameter count of a model name")
@@ -60,6 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--input-dim", type=int, default=COMPARE_DIMS,
                           help=f"input features per frame (default {COMPARE_DIMS}, ComParE)")
     describe.set_defaults(handler=_models_describe)
+
+    predict = commands.add_parser(
+        "predict", help="arousal and valence curves (2 Hz) of any music files",
+        description="Writes <out>/<song>.csv (time_s = end of each whole 500 ms frame, "
+                    "arousal, valence) per song, and <song>.png with --plot. Models are the "
+                    "bundles `snakemake --cores 8 export` writes under models/. Exit code 1 "
+                    "if any song could not be read (the others are still predicted).")
+    predict.add_argument("songs", nargs="+", metavar="SONG", help="audio files (mp3, wav, flac, ogg)")
+    predict.add_argument("--model", action="append", metavar="DIR",
+                         help="a bundle folder, or a folder holding bundles; repeat for "
+                              "arousal and valence (default: search --models-root)")
+    predict.add_argument("--models-root", default="models", metavar="DIR",
+                         help="where to look for bundles without --model (default models/)")
+    predict.add_argument("--features", metavar="NAME",
+                         help="require bundles trained on this feature set")
+    predict.add_argument("--out", default="predictions", metavar="DIR",
+                         help="output folder (default predictions/)")
+    predict.add_argument("--plot", action="store_true",
+                         help="also write a PNG of the curves and attention maps")
+    predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(handler=_predict)
     return parser
 
 

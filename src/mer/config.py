@@ -60,6 +60,10 @@ def name_errors(params: dict) -> list[str]:
             parse_model_name(name)
         except ConfigError as error:
             problems.append(f"`train.models[{i}]`: {error}")
+    if params["dataset"] == "local" and not params["datasets"]["local"]["path"]:
+        problems.append("`datasets.local.path`: required when `dataset` is local; set it to the "
+                        "folder holding clips_45seconds/ and annotations/ (check it first with "
+                        "`mer data check FOLDER`)")
     report = params["report"]
     if report["baseline_model"] not in params["train"]["models"]:
         problems.append(f"`report.baseline_model`: {report['baseline_model']!r} is not trained; "

@@ -98,6 +98,20 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
 
 
+def training_gpus(device: str) -> int:
+    """GPUs one training job needs with ``device``, for the scheduler's ``gpu`` resource.
+
+    ``"cuda"`` needs one; ``"auto"`` needs one when torch sees a GPU on the machine that
+    asks (the one running Snakemake: on a cluster whose login node has no GPU, say
+    ``cuda`` to request one); ``"cpu"`` none.
+    """
+    if device not in DEVICES:
+        raise ConfigError(f"training.device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return int(torch.cuda.is_available())
+    return int(device == "cuda")
+
+
 def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     x = np.asarray(x)

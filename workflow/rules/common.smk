@@ -69,15 +69,69 @@ def train_options():
     return {key: config["train"][key] for key in keys}
 
 
+def train_gpus():
+    """The `gpu` resource of a training job: 1 when it trains on CUDA (`train.device: cuda`,
+    or `auto` with a GPU visible here), else 0. The SLURM executor turns it into --gpus;
+    locally, `--resources gpu=1` keeps GPU jobs from sharing the card."""
+    from mer.training import training_gpus
+
+    return training_gpus(config["train"]["device"])
+
+
 def model_options(wildcards):
     family = parse_model_name(wildcards.model).family
     return dict(config["train"]["transformer"]) if family == "TRANSFORMER" else {}
 
 
+def models_of_family(family):
+    return [m for m in MODELS if parse_model_name(m).family == family]
+
+
+def fold_files(name, models, feature_sets=None):
+    """Per-fold files (e.g. history.csv, attention.npz) of ``models``, every target and fold."""
+    return expand(f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/{name}",
+                  target=TARGETS, feature_set=feature_sets or FEATURE_SETS, model=models,
+                  fold=range(N_FOLDS))
+
+
 def report_outputs():
-    return [
+    """Everything the report stage makes. Figure 6 (BAT maps) only when a BAT model is in
+    `train.models`; Figures 3-5 only when an AT model is (the default grid has AT, no BAT)."""
+    outputs = [
         "reports/metrics.json",
+        "reports/best_models.json",
         "reports/tables/cv_summary.md",
-        "reports/tables/table1.md",
+        *[f"reports/tables/table{n}.md" for n in (1, 2, 3, 4)],
+        "reports/tables/paired_comparison.md",
         "reports/figures/fig1_prediction.png",
+        "reports/figures/fig2_error_histograms.png",
+        "reports/plots",
     ]
+    if models_of_family("AT"):
+        outputs += ["reports/figures/fig3_attention_maps.png", "reports/figures/fig4_attended_frames.png",
+                    "reports/figures/fig5_chromagrams.png"]
+    if models_of_family("BAT"):
+        outputs.append("reports/figures/fig6_bat_attention_maps.png")
+    return outputs
+
+
+def model_options_by_name():
+    """Options of every model in the grid, by name (the export rebuilds the selected one)."""
+    from types import SimpleNamespace
+    return {name: model_options(SimpleNamespace(model=name)) for name in MODELS}
+
+
+def export_outputs():
+    """One bundle folder per target, for the feature set Table 1 reports."""
+    return expand(f"models/{DATASET}/{{target}}/{{feature_set}}", target=TARGETS,
+                  feature_set=config["report"]["table1"]["feature_set"])
+
+
+def export_card_params():
+    """The parameters an exported bundle depends on; their hash goes on its card."""
+    keys = {"dataset": DATASET, "seed": config["seed"], "cv": config["cv"],
+            "train": config["train"], "compare_mode": config["features"]["compare_mode"],
+            "export_feature_set": config["report"]["table1"]["feature_set"]}
+    if DATASET == "synthetic":
+        keys["synthetic"] = config["synthetic"]
+    return keys

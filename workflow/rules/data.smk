@@ -1,4 +1,12 @@
-# Stage 1: the raw dataset in the emoMusic layout (immutable once written).
+# Stage 1: the raw dataset in the emoMusic layout under data/raw/{dataset} (immutable once
+# written). synthetic: generated; emomusic: downloaded archives, verified and extracted;
+# local: the user's copy, checked and copied.
+
+import math
+
+from mer.data.check import local_fingerprint
+
+EMOMUSIC_ARCHIVES = ["clips_45sec.tar.gz", "annotations.tar.gz"]
 
 
 rule dataset:
@@ -16,9 +24,68 @@ rule generate_synthetic_dataset:
     threads: 2
     resources:
         mem_mb=2000,
+        runtime=10 + math.ceil(config["synthetic"]["n_songs"] * 5 / 60),  # ~0.5 s/song measured
     log:
         "logs/synthetic/generate_synthetic_dataset.log",
     benchmark:
         "logs/synthetic/generate_synthetic_dataset.benchmark.tsv"
     script:
         "../scripts/generate_synthetic_dataset.py"
+
+
+# One job per archive, so an archive put in place by hand is never deleted to rerun the
+# other's download. Checksums unknown in params are recorded in sha256.lock.json beside.
+rule download_emomusic_archive:
+    output:
+        "data/raw/emomusic-archives/{archive}",
+    wildcard_constraints:
+        archive="|".join(EMOMUSIC_ARCHIVES).replace(".", r"\."),
+    params:
+        urls=config["datasets"]["emomusic"]["urls"],
+        sha256=config["datasets"]["emomusic"]["sha256"],
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=120,  # ~2 GB over a slow link
+    log:
+        "logs/emomusic/download_{archive}.log",
+    benchmark:
+        "logs/emomusic/download_{archive}.benchmark.tsv"
+    script:
+        "../scripts/download_emomusic_archive.py"
+
+
+rule extract_emomusic:
+    input:
+        expand("data/raw/emomusic-archives/{archive}", archive=EMOMUSIC_ARCHIVES),
+    output:
+        directory("data/raw/emomusic"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    log:
+        "logs/emomusic/extract_emomusic.log",
+    benchmark:
+        "logs/emomusic/extract_emomusic.benchmark.tsv"
+    script:
+        "../scripts/extract_emomusic.py"
+
+
+# The fingerprint (file count, bytes, newest mtime) makes a changed copy rerun the import.
+rule import_local_dataset:
+    output:
+        directory("data/raw/local"),
+    params:
+        path=config["datasets"]["local"]["path"],
+        fingerprint=local_fingerprint(config["datasets"]["local"]["path"]) if DATASET == "local" else None,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    log:
+        "logs/local/import_local_dataset.log",
+    benchmark:
+        "logs/local/import_local_dataset.benchmark.tsv"
+    script:
+        "../scripts/import_local_dataset.py"

@@ -1,5 +1,16 @@
 # Stage 2: features per clip shard per feature set, merged into one memory-mappable array.
 
+import math
+
+
+def shard_runtime_min(wildcards):
+    """Wall-time limit (minutes, a cluster's --time) of one extraction shard: its songs
+    times a generous per-song cost (ComParE per segment ~30 s, other sets ~10 s: over 10x
+    what the default run measured), plus 10 min for start-up."""
+    n_songs = config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+    slow = wildcards.feature_set == "compare" and config["features"]["compare_mode"] == "per_segment"
+    return 10 + math.ceil(n_songs / N_SHARDS * (30 if slow else 10) / 60)
+
 
 rule features:
     input:
@@ -17,6 +28,7 @@ rule extract_features_shard:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=shard_runtime_min,
     log:
         f"{LOGS}/features/{{feature_set}}/shard{{shard}}.log",
     benchmark:
@@ -34,6 +46,7 @@ rule merge_features:
     threads: 1
     resources:
         mem_mb=4000,
+        runtime=15,
     log:
         f"{LOGS}/features/{{feature_set}}/merge.log",
     benchmark:

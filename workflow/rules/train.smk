@@ -46,6 +46,7 @@ rule train_fold:
     threads: 1
     resources:
         mem_mb=feature_memory_mb,
+        gpu=train_gpus(),
     log:
         f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.log",
     benchmark:

@@ -10,6 +10,9 @@ Conventions (details in each submodule's docstring):
   ``k`` as the mean of the hops whose centres fall inside ``[0.5 k, 0.5 k + 0.5)`` s.
 * ComParE (``compare``): openSMILE ComParE_2016 functionals, 6373 dims (the paper says
   6670), ``compare_mode`` ``per_segment`` (default) or ``one_pass``.
+* Files: ``extract_shard`` (pipeline; a failed clip leaves no shard, the clips that
+  succeeded wait in ``<shard>.clips/`` for the rerun) and ``extract_files``
+  (``mer features extract``: any files, all frames, one ``.npz``).
 
 Importing this package is cheap: librosa and openSMILE are imported when first used.
 """
@@ -17,8 +20,9 @@ Importing this package is cheap: librosa and openSMILE are imported when first u
 from mer.features.compare import COMPARE_MODES
 from mer.features.extract import extract_clip_features, extract_file_features
 from mer.features.registry import BLOCKS, FEATURE_SETS, Block, FeatureSet, feature_set
-from mer.features.storage import FeatureTable, extract_shard, load_features, merge_shards
+from mer.features.storage import (FeatureTable, extract_files, extract_shard, load_features,
+                                  merge_shards)
 
 __all__ = ["BLOCKS", "COMPARE_MODES", "FEATURE_SETS", "Block", "FeatureSet", "FeatureTable",
-           "extract_clip_features", "extract_file_features", "extract_shard", "feature_set",
-           "load_features", "merge_shards"]
+           "extract_clip_features", "extract_file_features", "extract_files", "extract_shard",
+           "feature_set", "load_features", "merge_shards"]

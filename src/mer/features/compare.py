@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ def check_compare_mode(mode: str) -> None:
         raise ConfigError(f"unknown compare_mode {mode!r}; valid: {', '.join(COMPARE_MODES)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _smile(mode: str):
     import opensmile
     options = {}
@@ -81,10 +81,23 @@ def compare_frames(audio: np.ndarray, frames: np.ndarray, mode: str) -> np.ndarr
 
 
 def _per_segment(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    # One Smile object for every segment, called directly (``smile(signal, sr)``: the same
+    # extraction as ``process_signal``, without building a pandas frame per segment).
+    # openSMILE itself re-initialises its whole ComParE graph for every call (~20 of ~30 ms
+    # per segment, much of it naming the 6373 outputs); ``OpenSMILE.reset()`` between
+    # segments is no cheaper and does not reproduce the values, so that cost stays and
+    # the speed-up over the naive reference comes from computing only the frames asked
+    # for (61 of 90). See benchmarks/README.md.
     smile = _smile("per_segment")
-    rows = [smile.process_signal(audio[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES],
-                                 SAMPLE_RATE).to_numpy()[0] for k in frames]
-    return np.asarray(rows, dtype=np.float32)
+    out = np.empty((len(frames), _n_features()), dtype=np.float32)
+    for row, k in enumerate(frames):
+        out[row] = smile(audio[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES], SAMPLE_RATE)[0, :, 0]
+    return out
+
+
+@cache
+def _n_features() -> int:
+    return len(compare_feature_names())
 
 
 def _one_pass(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ so the difference is recorded here and in the paper notes rather than padded awa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from mer.errors import ConfigError
 
@@ -92,7 +92,7 @@ def feature_set(name: str) -> FeatureSet:
                           f"{', '.join(sorted(FEATURE_SETS))}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def block_columns(name: str) -> tuple[str, ...]:
     """Column names of one block: ``rms``; ``mfcc_00`` ... ``mfcc_19``; openSMILE's names."""
     block = BLOCKS[name]

@@ -9,18 +9,22 @@ never leaves a partial output that looks finished.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from mer.errors import AudioError, DataError
+from mer.features.compare import check_compare_mode
 from mer.features.extract import extract_file_features
 from mer.features.registry import feature_set
-from mer.io import atomic_path
 from mer.frames import FIRST_ANNOTATED_FRAME, N_ANNOTATED_FRAMES
+from mer.io import atomic_path
 
 FRAME_CONVENTION = (f"values[:, j] is whole-clip 500 ms frame {FIRST_ANNOTATED_FRAME} + j, "
                     "covering [14.5 + 0.5 j, 15.0 + 0.5 j) s of the clip, paired with the "
@@ -33,30 +37,141 @@ def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
     """Extract ``set_name`` for the annotated frames of each clip into ``out_path`` (.npz).
 
     If any clip fails, the others are still processed (so one run reports every bad
-    file), then ``AudioError`` lists each failing file with its reason; nothing is written.
+    file), then ``AudioError`` lists each failing file with its reason; no ``out_path`` is
+    written. The clips that succeeded are kept in ``<out_path>.clips/`` (one ``.npy`` per
+    clip, keyed by set, ComParE mode, the file's size and modification time and the
+    feature code), so a rerun after fixing or replacing the bad files only extracts
+    those; the folder is removed once the shard is written.
     """
     from tqdm import tqdm
 
     if len(audio_paths) != len(song_ids):
         raise DataError(f"{len(audio_paths)} audio paths but {len(song_ids)} song ids")
     fset = feature_set(set_name)
+    out_path = Path(out_path)
+    cache = _ClipCache(out_path, set_name, compare_mode)
     values = np.zeros((len(song_ids), N_ANNOTATED_FRAMES, fset.dims), dtype=np.float32)
     failures = []
     clips = tqdm(audio_paths, desc=f"{set_name} features", unit="clip", disable=not progress)
     for row, path in enumerate(clips):
+        cached = cache.get(path, song_ids[row])
+        if cached is not None and cached.shape == values.shape[1:]:
+            values[row] = cached
+            continue
         try:
             values[row] = extract_file_features(path, [set_name], annotated_only=True,
                                                 compare_mode=compare_mode)[set_name]
         except AudioError as error:
             failures.append(f"  {path}: {error}" if str(path) not in str(error)
                             else f"  {error}")
+            continue
+        if len(audio_paths) > 1:  # a one-clip shard has nothing to keep on failure
+            cache.put(path, song_ids[row], values[row])
     if failures:
+        kept = (f"; the {len(audio_paths) - len(failures)} clip(s) that succeeded are kept "
+                f"in {cache.folder}, so a rerun only extracts the failed ones"
+                if len(failures) < len(audio_paths) and len(audio_paths) > 1 else "")
         raise AudioError(f"{len(failures)} of {len(audio_paths)} clips failed; no "
-                         f"{out_path} written:\n" + "\n".join(failures))
-    out_path = Path(out_path)
+                         f"{out_path} written{kept}:\n" + "\n".join(failures))
     with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
         np.savez(f, values=values, song_ids=np.asarray(song_ids, dtype=np.int64),
                  columns=np.asarray(fset.columns, dtype=str), feature_set=np.asarray(set_name))
+    cache.clear()
+
+
+class _ClipCache:
+    """Per-clip features of a shard that has not been written yet (see ``extract_shard``)."""
+
+    def __init__(self, out_path: Path, set_name: str, compare_mode: str):
+        self.folder = out_path.with_name(out_path.name + ".clips")
+        self.prefix = f"{set_name}-{compare_mode}-{_feature_code_digest()}"
+
+    def _path(self, audio_path: Path, song_id: int) -> Path | None:
+        try:
+            stat = Path(audio_path).stat()
+        except OSError:
+            return None
+        return self.folder / f"{song_id}-{self.prefix}-{stat.st_size}-{stat.st_mtime_ns}.npy"
+
+    def get(self, audio_path: Path, song_id: int) -> np.ndarray | None:
+        path = self._path(audio_path, song_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):  # a damaged cache entry is simply recomputed
+            return None
+
+    def put(self, audio_path: Path, song_id: int, values: np.ndarray) -> None:
+        path = self._path(audio_path, song_id)
+        if path is None:
+            return
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, values)
+
+    def clear(self) -> None:
+        if self.folder.is_dir():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def _feature_code_digest() -> str:
+    """Hash of the code that computes features: a cached clip from older code is not reused."""
+    import mer.audio
+    import mer.features
+    digest = hashlib.sha1()
+    package = Path(mer.features.__file__).parent
+    for source in [Path(mer.audio.__file__), *sorted(package.glob("*.py"))]:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def extract_files(audio_paths: list[Path], set_name: str, out_path: Path, *,
+                  annotated_only: bool = False, compare_mode: str = "per_segment",
+                  progress: bool = True) -> dict[str, np.ndarray]:
+    """Extract ``set_name`` for any audio files into one ``.npz`` (``mer features extract``).
+
+    Every whole 500 ms frame of each file (or only the 61 annotated frames 29..89 if
+    ``annotated_only``). The file holds, for ``n`` frames over all files in order:
+    ``values`` (n, dims) float32; ``file_index`` (n,) into ``files``; ``frame`` (n,) the
+    whole-clip frame index k; ``start_s`` / ``end_s`` (n,) the 500 ms it covers, in
+    seconds (``end_s`` is the time stamp an annotation would carry); ``files``,
+    ``columns``, ``feature_set``, ``compare_mode``. If any file fails, every failure is
+    listed in one ``AudioError`` and nothing is written. Returns the arrays written.
+    """
+    from tqdm import tqdm
+
+    from mer.frames import annotated_frame_indices, frame_bounds
+
+    fset = feature_set(set_name)
+    check_compare_mode(compare_mode)
+    if not audio_paths:
+        raise DataError("no audio files given")
+    parts, failures = [], []
+    for path in tqdm(audio_paths, desc=f"{set_name} features", unit="file",
+                     disable=not progress):
+        try:
+            values = extract_file_features(path, [set_name], annotated_only=annotated_only,
+                                           compare_mode=compare_mode)[set_name]
+            parts.append((values, annotated_frame_indices() if annotated_only
+                          else np.arange(len(values))))
+        except AudioError as error:
+            failures.append(f"  {error}" if str(path) in str(error) else f"  {path}: {error}")
+    if failures:
+        raise AudioError(f"{len(failures)} of {len(audio_paths)} files failed; no {out_path} "
+                         "written:\n" + "\n".join(failures))
+    frames = np.concatenate([k for _, k in parts])
+    start, end = frame_bounds(frames)
+    arrays = {"values": np.concatenate([v for v, _ in parts]).astype(np.float32),
+              "file_index": np.repeat(np.arange(len(parts)), [len(k) for _, k in parts]),
+              "frame": frames, "start_s": start.astype(np.float64),
+              "end_s": end.astype(np.float64),
+              "files": np.asarray([str(p) for p in audio_paths], dtype=str),
+              "columns": np.asarray(fset.columns, dtype=str),
+              "feature_set": np.asarray(set_name), "compare_mode": np.asarray(compare_mode)}
+    with atomic_path(Path(out_path)) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return arrays
 
 
 def _read_shard_header(path: Path) -> tuple[str, list[str], np.ndarray, tuple[int, ...]]:

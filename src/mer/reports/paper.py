@@ -1,4 +1,4 @@
-"""The paper's reported numbers (Chaki et al., ISMIR 2020, Tables 1-2, ComParE features).
+"""The paper's reported numbers (Chaki et al., ISMIR 2020, Tables 1-4).
 
 Kept as data so our tables can print them beside our own; never used as results.
 Each entry: family group -> (sizes searched, best model, R², mean Kendall tau, MAE).
@@ -24,3 +24,30 @@ PAPER_TABLES = {
         "Transformer": ("1, 2, 4 layers", "TRANSFORMER_1", 0.12, 0.11, 0.10),
     },
 }
+
+# The Weninger et al. (2014) LSTM_400 baseline the paper lists above its Tables 1 and 2:
+# target -> (model, R², mean Kendall tau, MAE).
+PAPER_BASELINE = {
+    "arousal": ("LSTM_400", 0.60, 0.14, 0.11),
+    "valence": ("LSTM_400", 0.29, 0.08, 0.16),
+}
+
+# Tables 3 and 4: single-layer AT models (sizes as in Table 1) on the smaller feature sets.
+# target -> feature set -> (best model, R², mean Kendall tau, MAE).
+PAPER_SMALL_FEATURE_TABLES = {
+    "arousal": {
+        "chroma": ("AT_64", 0.15, 0.04, 0.19),
+        "cqt": ("AT_64", 0.45, 0.06, 0.17),
+        "chroma_cqt": ("AT_64", 0.57, 0.07, 0.14),
+        "spectral": ("AT_64", 0.70, 0.03, 0.12),
+    },
+    "valence": {
+        "chroma": ("AT_64", 0.01, 0.002, 0.09),
+        "cqt": ("AT_64", 0.07, 0.01, 0.17),
+        "chroma_cqt": ("AT_64", 0.17, 0.06, 0.14),
+        "spectral": ("AT_128", 0.35, 0.07, 0.16),
+    },
+}
+# the paper's names for our feature sets (Tables 3-4 row labels)
+PAPER_FEATURE_NAMES = {"compare": "ComParE", "chroma": "Chroma(STFT+CQT)", "cqt": "CQT",
+                       "chroma_cqt": "Chroma+CQT", "spectral": "Spectral"}

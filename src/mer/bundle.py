@@ -1,0 +1,329 @@
+"""Model bundles: the selected model of a target, exported for ``mer predict``.
+
+A bundle is a folder ``models/{dataset}/{target}/{feature_set}/{model}/`` holding
+
+* ``model.pt``: weights, model name, input size and model options, the feature set, its
+  ``feature_version`` and compare mode, and the per-dimension normalisation statistics
+  (``feature_mean``, ``feature_std``). Everything but the tensors is plain JSON, so the
+  file loads with ``torch.load(weights_only=True)`` (``mer.training.load_checkpoint``).
+* ``card.json``: a human-readable card: dataset, target, feature set, selection rule and
+  every candidate's mean CV R², the selected model's CV metrics (mean, std, per fold), how
+  the final model was trained, code version (``mer.__version__`` + git commit) and a hash
+  of the parameters it depends on.
+
+Selection: among the trained models of one target and feature set, the highest mean R²
+over folds (ties: lower MAE, then name; ``mer.reports.tables.select_best``, the rule the
+tables use).
+
+Final model (the choice the paper leaves open): the selected model is **retrained on all
+songs** of the dataset, with the feature standardisation fitted on all of them, for a fixed
+number of epochs = the median over folds of the epoch early stopping restored (rounded
+half up, at least 1), without early stopping (there is no held-out song left to stop on).
+Its CV metrics are therefore those of the same architecture and training recipe, not of
+these exact weights; the card says so. The seed is ``params.seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import subprocess
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mer.errors import ConfigError, DataError
+from mer.io import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.pt"
+CARD_FILE = "card.json"
+BUNDLE_FORMAT = 1
+RETRAIN_RULE = ("retrained on all songs for the median over folds of the early-stopping "
+                "epoch, without early stopping; standardisation fitted on all songs")
+
+
+# -- versions and hashes ----------------------------------------------------------------
+
+def feature_version(set_name: str, compare_mode: str = "per_segment") -> str:
+    """A string that changes whenever the feature values of ``set_name`` would.
+
+    It covers the frame grid, sample rate and hop, the blocks and their column names, and
+    the ComParE mode (only for sets that contain ComParE). Library versions are recorded
+    in the card but not here: a bundle stays usable across patch releases of librosa.
+    """
+    from mer.features import BLOCKS, feature_set
+    from mer.features.spectra import HOP_LENGTH
+    from mer.frames import FRAME_SECONDS, SAMPLE_RATE
+
+    spec = feature_set(set_name)
+    columns = hashlib.sha256("\n".join(spec.columns).encode()).hexdigest()[:10]
+    parts = [f"{spec.name}", f"{spec.dims}d", f"sr{SAMPLE_RATE}", f"frame{FRAME_SECONDS:g}s",
+             f"hop{HOP_LENGTH}", f"cols-{columns}"]
+    if any(BLOCKS[b].source == "opensmile" for b in spec.blocks):
+        parts.append(f"compare-{compare_mode}")
+    return "/".join(parts)
+
+
+def params_hash(params: dict) -> str:
+    """sha256 (first 16 hex digits) of the canonical JSON of ``params``."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def code_version() -> dict[str, Any]:
+    """``mer.__version__`` and, where the package lives in a git checkout, its commit."""
+    import mer
+
+    version: dict[str, Any] = {"mer": mer.__version__, "git_commit": None, "git_dirty": None}
+    root = Path(mer.__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode == 0:
+            version["git_commit"] = commit.stdout.strip()
+            status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=root, capture_output=True, text=True, timeout=10)
+            version["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass  # no git, or not a checkout: the version number alone identifies the code
+    return version
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    versions = {}
+    for name in ("torch", "librosa", "opensmile", "numpy"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return versions
+
+
+# -- selection and final training ---------------------------------------------------------
+
+def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict, list[dict]]:
+    """The best ``cv_summary.json`` of ``target`` x ``feature_set`` and every candidate."""
+    from mer.reports.tables import load_summaries, select_best
+
+    summaries = load_summaries(summary_paths)
+    if summaries.empty:
+        raise DataError("no cv_summary.json given to select a model from; run "
+                        "`snakemake --cores 8 train` first")
+    subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
+    if subset.empty:
+        raise ConfigError(f"no trained model for target {target!r} and feature set "
+                          f"{feature_set!r}; add {feature_set!r} to `features.sets` and "
+                          f"{target!r} to `train.targets` in params.yaml")
+    best = select_best(subset)
+    summary = json.loads(Path(best["summary_path"]).read_text())
+    candidates = [{"model": row.model, "r2": float(row.r2), "mae": float(row.mae)}
+                  for row in subset.sort_values("model").itertuples(index=False)]
+    return summary, candidates
+
+
+def final_epochs(summary: dict) -> int:
+    """Median over folds of the restored (best) epoch, rounded half up, at least 1."""
+    epochs = [int(fold["best_epoch"]) for fold in summary.get("folds", []) if "best_epoch" in fold]
+    if not epochs:
+        raise DataError(f"cv summary of {summary.get('model')!r} lists no per-fold best_epoch; "
+                        "re-run training with this version of mer")
+    return max(1, math.floor(float(np.median(epochs)) + 0.5))
+
+
+def train_final_model(features, annotations, song_ids, *, target: str, model_name: str,
+                      train_config, model_options: dict, epochs: int):
+    """Fit ``model_name`` on all ``song_ids`` for ``epochs`` epochs (no early stopping).
+
+    Returns (model in evaluation mode, Standardizer fitted on all songs, history).
+    """
+    from mer.cv import Standardizer
+    from mer.models import build_model
+    from mer.runtime import seed_everything
+    from mer.training import fit
+
+    song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
+    x = np.asarray(features.rows(song_ids), dtype=np.float32)
+    y = annotations.target(target)[annotations.rows(song_ids)]
+    scaler = Standardizer.fit(x)
+    config = replace(train_config, max_epochs=int(epochs))
+    seed_everything(config.seed)
+    model = build_model(model_name, input_dim=x.shape[-1], **model_options)
+    log.info("final %s for %s on %s: %d songs, %d epochs", model_name, target,
+             features.feature_set, len(song_ids), epochs)
+    history = fit(model, scaler.transform(x), y, None, None, config, log=log.info)
+    return model, scaler, history
+
+
+# -- writing and reading bundles ------------------------------------------------------------
+
+def write_bundle(directory, model, *, model_name: str, model_options: dict, target: str,
+                 feature_set: str, compare_mode: str, scaler, card: dict) -> Path:
+    """Write ``model.pt`` and ``card.json`` into ``directory`` (each atomically)."""
+    from mer.training import save_checkpoint
+
+    directory = Path(directory)
+    input_dim = int(len(scaler.mean))
+    extra = {"bundle_format": BUNDLE_FORMAT, "target": target, "feature_set": feature_set,
+             "feature_version": feature_version(feature_set, compare_mode),
+             "compare_mode": compare_mode, "feature_mean": np.asarray(scaler.mean).tolist(),
+             "feature_std": np.asarray(scaler.std).tolist(), "dataset": card.get("dataset", "")}
+    save_checkpoint(directory / WEIGHTS_FILE, model, model_name=model_name, input_dim=input_dim,
+                    model_options=model_options, extra=extra)
+    card = {"bundle_format": BUNDLE_FORMAT, **card, "target": target,
+            "feature_set": feature_set, "feature_version": extra["feature_version"],
+            "compare_mode": compare_mode,
+            "model": {"name": model_name, "input_dim": input_dim, "options": model_options}}
+    write_json_atomic(card, directory / CARD_FILE)
+    return directory
+
+
+def export_model(summary_paths, *, features, annotations, song_ids, dataset: str,
+                 target: str, feature_set: str, compare_mode: str, train_config,
+                 model_options_by_name: dict, params: dict, out_root) -> Path:
+    """Select the best model of ``target`` x ``feature_set``, retrain it on all songs and
+    write its bundle to ``out_root/{model}/``; return that folder.
+
+    ``params`` are the parameters the bundle depends on; the card holds their hash.
+    """
+    if features.feature_set != feature_set:
+        raise DataError(f"feature table holds {features.feature_set!r}, the export asks for "
+                        f"{feature_set!r}")
+    summary, candidates = select_model(summary_paths, target=target, feature_set=feature_set)
+    model_name = summary["model"]
+    if model_name not in model_options_by_name:
+        raise ConfigError(f"selected model {model_name!r} is not in `train.models` "
+                          f"({', '.join(model_options_by_name)})")
+    options = dict(model_options_by_name[model_name] or {})
+    epochs = final_epochs(summary)
+    model, scaler, history = train_final_model(
+        features, annotations, song_ids, target=target, model_name=model_name,
+        train_config=train_config, model_options=options, epochs=epochs)
+    cv = {key: summary[key] for key in ("r2", "r2_std", "tau", "tau_std", "mae", "mae_std")}
+    card = {
+        "dataset": dataset,
+        "selection": {"rule": "highest mean R2 over folds (ties: lower MAE, then name)",
+                      "candidates": candidates},
+        "cv": {"n_folds": int(summary["n_folds"]), **cv,
+               "note": "metrics of this architecture and recipe under cross-validation; "
+                       "the exported weights are the final model below",
+               "folds": [{k: fold[k] for k in ("fold", "r2", "tau", "mae", "epochs", "best_epoch")
+                          if k in fold} for fold in summary["folds"]]},
+        "final_model": {"rule": RETRAIN_RULE, "epochs": epochs, "n_songs": int(len(song_ids)),
+                        "seed": int(train_config.seed),
+                        "final_train_loss": float(history[-1]["train_loss"])},
+        "code_version": {**code_version(), "libraries": _library_versions()},
+        "params_hash": params_hash(params),
+        "params": params,
+    }
+    return write_bundle(Path(out_root) / model_name, model, model_name=model_name,
+                        model_options=options, target=target, feature_set=feature_set,
+                        compare_mode=compare_mode, scaler=scaler, card=card)
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the model (evaluation mode) and what ``mer predict`` needs."""
+
+    directory: Path
+    model: Any
+    model_name: str
+    target: str
+    feature_set: str
+    compare_mode: str
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+    card: dict
+
+    @property
+    def has_attention(self) -> bool:
+        from mer.models import has_attention
+        return has_attention(self.model_name)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.feature_mean) / self.feature_std).astype(np.float32)
+
+
+def load_bundle(directory, *, feature_set: str | None = None, target: str | None = None) -> Bundle:
+    """Load the bundle in ``directory`` (``weights_only=True``).
+
+    ``DataError`` if it is not a bundle, if its features were computed by a different
+    feature version than this mer computes, if its feature set differs from the requested
+    ``feature_set`` or its target from ``target``.
+    """
+    from mer.training import load_checkpoint
+
+    directory = Path(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise DataError(f"{directory}: not a model bundle (no {WEIGHTS_FILE}); export one with "
+                        "`snakemake --cores 8 export`")
+    model, meta = load_checkpoint(weights)
+    extra = meta.get("extra", {})
+    missing = [k for k in ("feature_set", "feature_version", "feature_mean", "feature_std", "target")
+               if k not in extra]
+    if missing:
+        raise DataError(f"{weights}: a checkpoint but not a bundle (lacks {', '.join(missing)}); "
+                        "export one with `snakemake --cores 8 export`")
+    bundle_set, mode = extra["feature_set"], extra.get("compare_mode", "per_segment")
+    if feature_set is not None and bundle_set != feature_set:
+        raise DataError(f"{directory}: bundle was trained on feature set {bundle_set!r}, but "
+                        f"{feature_set!r} was requested; pick a bundle of {feature_set!r} or "
+                        f"drop the feature-set option")
+    if target is not None and extra["target"] != target:
+        raise DataError(f"{directory}: bundle predicts {extra['target']!r}, not {target!r}")
+    expected = feature_version(bundle_set, mode)
+    if extra["feature_version"] != expected:
+        raise DataError(f"{directory}: bundle features are version {extra['feature_version']!r} "
+                        f"but this mer computes {expected!r}; re-export the model")
+    card_path = directory / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    mean = np.asarray(extra["feature_mean"], dtype=np.float32)
+    std = np.asarray(extra["feature_std"], dtype=np.float32)
+    if mean.shape != (meta["input_dim"],) or std.shape != mean.shape:
+        raise DataError(f"{weights}: normalisation statistics have {mean.size} dims, the model "
+                        f"{meta['input_dim']}")
+    return Bundle(directory, model, meta["model_name"], extra["target"], bundle_set, mode,
+                  mean, std, card)
+
+
+def find_bundles(root, targets=("arousal", "valence"), *, feature_set: str | None = None
+                 ) -> dict[str, Path]:
+    """Bundle folder of each target under ``root`` (a models/ tree or one bundle's parent).
+
+    ``root`` may itself be a bundle. Exactly one bundle per target must match
+    (``feature_set`` narrows the search); otherwise ``DataError`` lists what was found and
+    says how to pick one (``--model``) or get one (``snakemake --cores 8 export``).
+    """
+    root = Path(root)
+    found: dict[str, list[Path]] = {t: [] for t in targets}
+    candidates = [root] if (root / WEIGHTS_FILE).is_file() else \
+        sorted(p.parent for p in root.rglob(CARD_FILE)) if root.is_dir() else []
+    for folder in candidates:
+        card_path = folder / CARD_FILE
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        target = card.get("target")
+        if target is None:  # a bundle without card: ask the checkpoint
+            target = load_bundle(folder).target
+        if target in found and (feature_set is None or card.get("feature_set", feature_set) == feature_set):
+            found[target].append(folder)
+    missing = [t for t, paths in found.items() if not paths]
+    if missing:
+        where = f"under {root}" if root.exists() else f"({root} does not exist)"
+        raise DataError(f"no trained model for {', '.join(missing)}"
+                        f"{f' on feature set {feature_set!r}' if feature_set else ''} {where}. "
+                        "Train and export one with `snakemake --cores 8 export` (writes "
+                        "models/{dataset}/{target}/{feature_set}/{model}/), or pass a bundle "
+                        "folder with --model")
+    several = {t: paths for t, paths in found.items() if len(paths) > 1}
+    if several:
+        listing = "; ".join(f"{t}: {', '.join(map(str, p))}" for t, p in several.items())
+        raise DataError(f"several bundles match under {root} ({listing}); choose with --model "
+                        "DIR (once per target) or --features NAME")
+    return {t: paths[0] for t, paths in found.items()}

@@ -1,0 +1,423 @@
+"""Remote files of the real datasets: download, verify, extract, lay out (mirdata style).
+
+The emoMusic set is two archives on the University of Geneva's page
+(``EMOMUSIC_PAGE``); their URLs can be overridden in ``params.yaml`` (mirrors). The page
+gates access behind a form, so a plain download may fail or return the form's HTML; every
+such failure ends in a ``DataError`` that says where to put the files by hand.
+
+* ``download_file`` streams to ``<dest>.part``, resumes an interrupted download with an
+  HTTP ``Range`` request, shows a tqdm progress bar, checks the sha256 when one is given
+  and only then renames the file into place (atomic: ``dest`` is whole or absent).
+* ``verify_locked`` implements the lock file: a sha256 that ``params.yaml`` does not give
+  is computed on first use and recorded in ``LOCK_FILE`` next to the archives; a later
+  run whose archive hashes differently is refused (the remote or the copy changed).
+* ``safe_extract`` unpacks tar (any compression) and zip archives refusing absolute paths,
+  ``..``, links that leave the target, device files, and more than ``max_bytes``.
+* ``build_emomusic_root`` turns extracted archives (or a user's copy) into the layout
+  ``mer.data.emomusic`` reads: ``clips_45seconds/{id}.mp3`` and ``annotations/*.csv``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from mer.data.emomusic import ANNOTATIONS_DIR, CLIPS_DIR, continuous_file
+from mer.errors import DataError
+
+log = logging.getLogger(__name__)
+
+EMOMUSIC_PAGE = "https://cvml.unige.ch/databases/emoMusic/"
+LOCK_FILE = "sha256.lock.json"
+MAX_EXTRACT_BYTES = 20 * 2**30  # emoMusic unpacks to < 1 GiB, DEAM to ~1.3 GiB
+MAX_MEMBERS = 100_000
+CHUNK_BYTES = 1 << 20
+SONG_FILE = re.compile(r"^(\d+)\.mp3$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: where it is and, when known, its sha256."""
+
+    filename: str
+    url: str
+    sha256: str | None = None
+
+
+# Checksums are not published by the dataset's authors and are not invented here: they are
+# null in params.yaml, computed on the first download and recorded in the lock file.
+EMOMUSIC_REMOTES = {
+    "clips": RemoteFile("clips_45sec.tar.gz", EMOMUSIC_PAGE + "clips_45sec.tar.gz"),
+    "annotations": RemoteFile("annotations.tar.gz", EMOMUSIC_PAGE + "annotations.tar.gz"),
+}
+
+
+def manual_download_hint(archives_dir: str | Path | None = None) -> str:
+    """What to do when the download cannot be done by mer (gated page, no internet)."""
+    where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
+    return (f"The emoMusic page ({EMOMUSIC_PAGE}) asks you to fill in a form before it gives "
+            f"the files. Download clips_45sec.tar.gz and annotations.tar.gz in a browser and "
+            f"either put them{where} extract both into one folder DIR (it must hold "
+            f"{CLIPS_DIR}/<id>.mp3 and {ANNOTATIONS_DIR}/*.csv), check it with "
+            f"`mer data check DIR`, and set `dataset: local` and `datasets.local.path: DIR` "
+            f"in params.yaml.")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _content_range_total(header: str | None) -> int | None:
+    """Total size from ``Content-Range: bytes a-b/total`` (None when absent or ``*``)."""
+    match = re.match(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", header or "")
+    return int(match.group(3)) if match and match.group(3) != "*" else None
+
+
+def download_file(url: str, dest: str | Path, *, sha256: str | None = None, timeout: float = 60,
+                  progress: bool = True, hint: str = "") -> Path:
+    """Download ``url`` to ``dest`` (resumable, verified, atomic); return ``dest``.
+
+    A ``dest`` that already exists is only verified. Bytes already in ``<dest>.part`` from an
+    interrupted run are kept and the rest is requested with ``Range``; a server that ignores
+    the range sends the whole file, which then replaces the partial one.
+    """
+    # Hand-written rather than pooch: pooch restarts interrupted downloads from zero and
+    # cannot resume with HTTP Range, which matters for an archive of several hundred MB.
+    from tqdm import tqdm
+
+    dest = Path(dest)
+    if dest.is_file():
+        if sha256:
+            _check_sha256(dest, sha256, url, delete=False)
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    offset = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "mer (research pipeline)"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as error:
+            if error.code != 416 or not offset:  # 416: the part already holds every byte
+                raise
+            log.info("%s: %s already complete (%d bytes)", url, part.name, offset)
+            response = None
+        if response is not None:
+            with response:
+                _stream(response, part, offset, url, hint, progress, tqdm)
+    except DataError:
+        raise
+    except (urllib.error.URLError, OSError, socket.timeout, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        if isinstance(error, urllib.error.HTTPError):
+            reason = f"HTTP {error.code} {error.reason}"
+        kept = f" ({part.stat().st_size} bytes kept in {part}; run again to resume)" if part.is_file() and part.stat().st_size else ""
+        raise DataError(f"cannot download {url}: {reason}{kept}. {hint}".strip()) from error
+    if sha256:
+        _check_sha256(part, sha256, url, delete=True)
+    os.replace(part, dest)
+    return dest
+
+
+def _stream(response, part: Path, offset: int, url: str, hint: str, progress: bool, tqdm) -> None:
+    content_type = response.headers.get("Content-Type", "")
+    if content_type.startswith("text/html"):
+        raise DataError(f"{url} answered with a web page (Content-Type {content_type}), not the "
+                        f"archive: the site probably wants its access form filled in first. {hint}".strip())
+    status = getattr(response, "status", 200)
+    length = response.headers.get("Content-Length")
+    if status == 206:
+        total = _content_range_total(response.headers.get("Content-Range"))
+        mode = "ab"
+    else:  # 200: the server sent the whole file (it ignored or was not asked a range)
+        if offset:
+            log.info("%s: the server does not resume; downloading from the start", url)
+        offset, mode = 0, "wb"
+        total = int(length) if length is not None else None
+    expected = offset + int(length) if length is not None else total
+    with open(part, mode) as out, tqdm(total=expected, initial=offset, unit="B", unit_scale=True,
+                                       unit_divisor=1024, desc=part.name[:-5], disable=not progress,
+                                       leave=False) as bar:
+        while block := response.read(CHUNK_BYTES):
+            out.write(block)
+            bar.update(len(block))
+    size = part.stat().st_size
+    if expected is not None and size != expected:
+        raise DataError(f"download of {url} stopped at {size} of {expected} bytes "
+                        f"({part} kept); run again to resume")
+
+
+def _check_sha256(path: Path, expected: str, source: str, *, delete: bool) -> None:
+    actual = sha256_file(path)
+    if actual.lower() != expected.lower():
+        if delete:
+            path.unlink(missing_ok=True)
+        raise DataError(f"{path}: sha256 {actual} does not match the expected {expected} "
+                        f"(from {source}){'; the download was deleted' if delete else ''}. "
+                        f"The remote file or mirror changed, or the file is corrupt: delete it "
+                        f"and download again, or if the new file is right, update the sha256 "
+                        f"in params.yaml (datasets.<name>.sha256).")
+
+
+def read_lock(lock_path: str | Path) -> dict:
+    lock_path = Path(lock_path)
+    if not lock_path.is_file():
+        return {}
+    try:
+        lock = json.loads(lock_path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{lock_path}: unreadable lock file ({error}); delete it to record the "
+                        f"checksums again") from error
+    return lock if isinstance(lock, dict) else {}
+
+
+def verify_locked(path: str | Path, lock_path: str | Path, *, sha256: str | None = None,
+                  url: str | None = None) -> str:
+    """Check ``path`` against ``sha256`` (if given) and the lock file; record it if new.
+
+    Returns the file's sha256. Raises when it differs from the given or the recorded value.
+    """
+    from mer.io import write_json_atomic
+
+    path, lock_path = Path(path), Path(lock_path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    actual = sha256_file(path)
+    if sha256 and actual.lower() != sha256.lower():
+        raise DataError(f"{path}: sha256 {actual} does not match params.yaml's {sha256}; "
+                        f"delete the file and download again, or correct params.yaml")
+    lock = read_lock(lock_path)
+    recorded = lock.get(path.name, {}).get("sha256")
+    if recorded and recorded != actual:
+        raise DataError(f"{path}: sha256 {actual} differs from {recorded} recorded in "
+                        f"{lock_path} on {lock[path.name].get('recorded', '?')}: the file "
+                        f"changed since the first run. If the new file is intended, delete its "
+                        f"entry from {lock_path.name} (or the lock file) and run again.")
+    if not recorded:
+        lock[path.name] = {"sha256": actual, "size": path.stat().st_size, "url": url,
+                           "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_json_atomic(lock, lock_path)
+        lock_path.chmod(0o644)  # the temporary file's private mode would survive the rename
+        log.info("%s: sha256 %s recorded in %s", path.name, actual, lock_path)
+    return actual
+
+
+# ---------------------------------------------------------------------------------------
+# Safe extraction
+# ---------------------------------------------------------------------------------------
+
+def _inside(name: str, archive: Path, kind: str = "member") -> PurePosixPath:
+    """The normalised relative path of an archive member; raises if it leaves the target."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in pure.parts:
+        raise DataError(f"{archive}: refusing {kind} {name!r}: it points outside the extraction "
+                        f"folder (absolute path or '..'); the archive is not a trustworthy copy")
+    return pure
+
+
+def _check_tar_members(tar: tarfile.TarFile, archive: Path, max_bytes: int, max_members: int):
+    members = tar.getmembers()
+    if len(members) > max_members:
+        raise DataError(f"{archive}: {len(members)} members, more than the limit {max_members}")
+    total = 0
+    for member in members:
+        relative = _inside(member.name, archive)
+        if member.issym() or member.islnk():
+            # A link target is resolved against the link's folder (symlink) or the root (hard link).
+            base = relative.parent if member.issym() else PurePosixPath()
+            target = PurePosixPath(os.path.normpath(base / member.linkname))
+            if PurePosixPath(member.linkname).is_absolute() or target.parts[:1] == ("..",):
+                raise DataError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r}: "
+                                f"it points outside the extraction folder")
+        elif not (member.isfile() or member.isdir()):
+            raise DataError(f"{archive}: refusing {member.name!r}: device, FIFO or other special file")
+        total += max(member.size, 0)
+        if total > max_bytes:
+            raise DataError(f"{archive}: unpacks to more than {max_bytes / 2**30:.1f} GiB "
+                            f"(the size limit); not extracting")
+    return members
+
+
+def safe_extract(archive: str | Path, target: str | Path, *, max_bytes: int = MAX_EXTRACT_BYTES,
+                 max_members: int = MAX_MEMBERS) -> Path:
+    """Extract a tar(.gz/.bz2/.xz) or zip ``archive`` into ``target``, refusing unsafe members."""
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    fix = f"delete {archive} and download it again"
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zipped:
+                infos = zipped.infolist()
+                if len(infos) > max_members:
+                    raise DataError(f"{archive}: {len(infos)} members, more than the limit {max_members}")
+                if sum(i.file_size for i in infos) > max_bytes:
+                    raise DataError(f"{archive}: unpacks to more than {max_bytes / 2**30:.1f} GiB "
+                                    f"(the size limit); not extracting")
+                for info in infos:
+                    _inside(info.filename, archive)
+                    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                        raise DataError(f"{archive}: refusing symbolic link {info.filename!r}")
+                zipped.extractall(target)
+                bad = zipped.testzip()
+                if bad:
+                    raise DataError(f"{archive}: member {bad!r} is corrupt (CRC mismatch); {fix}")
+        else:
+            with tarfile.open(archive, "r:*") as tar:
+                members = _check_tar_members(tar, archive, max_bytes, max_members)
+                # The explicit checks above give readable errors on every Python >= 3.11; the
+                # data filter (3.11.4+) is a second guard (permissions, links, special files).
+                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(target, members=members, **extra)
+    except DataError:
+        raise
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise DataError(f"{archive}: cannot extract, the archive is truncated or corrupt "
+                        f"({type(error).__name__}: {error}); {fix}") from error
+    return target
+
+
+# ---------------------------------------------------------------------------------------
+# emoMusic layout
+# ---------------------------------------------------------------------------------------
+
+def find_emomusic_parts(root: str | Path) -> tuple[Path, Path]:
+    """(annotations folder, clips folder) somewhere under ``root``, whatever the top folders.
+
+    The annotations folder is the one holding ``arousal_cont_average.csv``; the clips folder
+    is ``clips_45seconds`` if present, else the folder with the most ``<id>.mp3`` files.
+    """
+    root = Path(root)
+    marker = continuous_file("arousal")
+    found = sorted(p.parent for p in root.rglob(marker) if not p.name.startswith("._"))
+    if not found:
+        raise DataError(f"{root}: no {marker} anywhere inside; expected the emoMusic "
+                        f"'{ANNOTATIONS_DIR}' folder (from annotations.tar.gz)")
+    if len(found) > 1:
+        raise DataError(f"{root}: {marker} found in several folders {[str(f) for f in found]}; "
+                        f"keep one copy")
+    counts: dict[Path, int] = {}
+    for mp3 in root.rglob("*.mp3"):
+        if SONG_FILE.match(mp3.name):
+            counts[mp3.parent] = counts.get(mp3.parent, 0) + 1
+    if not counts:
+        raise DataError(f"{root}: no <song_id>.mp3 files anywhere inside; expected the emoMusic "
+                        f"'{CLIPS_DIR}' folder (from clips_45sec.tar.gz)")
+    named = [d for d in counts if d.name == CLIPS_DIR]
+    clips = named[0] if len(named) == 1 else max(counts, key=counts.get)
+    return found[0], clips
+
+
+def build_emomusic_root(source: str | Path, target: str | Path, *, copy: bool = False) -> Path:
+    """Lay out ``source`` (extracted archives or a user's copy) as the emoMusic root ``target``.
+
+    Moves (or with ``copy``, copies) the annotation CSVs to ``target/annotations`` and the
+    ``<id>.mp3`` clips to ``target/clips_45seconds``; other files (e.g. macOS ``._`` files)
+    are skipped and counted in the log. Built in a temporary sibling and renamed into place;
+    the result is made read-only (raw data is immutable).
+    """
+    source, target = Path(source), Path(target)
+    annotations, clips = find_emomusic_parts(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    transfer = shutil.copy2 if copy else shutil.move
+    try:
+        (staging / ANNOTATIONS_DIR).mkdir()
+        (staging / CLIPS_DIR).mkdir()
+        n_csv = 0
+        for csv in sorted(annotations.glob("*.csv")):
+            if not csv.name.startswith("._"):
+                transfer(csv, staging / ANNOTATIONS_DIR / csv.name)
+                n_csv += 1
+        n_clips = skipped = 0
+        for path in sorted(clips.iterdir()):
+            if SONG_FILE.match(path.name) and path.is_file():
+                transfer(path, staging / CLIPS_DIR / f"{int(SONG_FILE.match(path.name).group(1))}.mp3")
+                n_clips += 1
+            else:
+                skipped += 1
+        log.info("%s: %d annotation files and %d clips laid out; %d other file(s) in %s skipped",
+                 target, n_csv, n_clips, skipped, clips)
+        _make_read_only(staging)
+        if target.exists():
+            _make_writable(target)
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        _make_writable(staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _make_read_only(root: Path) -> None:
+    # Files only: folders stay writable so Snakemake, DVC and a rerun can still replace the tree.
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o444)
+
+
+def _make_writable(root: Path) -> None:
+    if not root.exists():
+        return
+    root.chmod(0o755)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def fetch_archives(remotes: dict[str, RemoteFile], folder: str | Path, *, progress: bool = True,
+                   hint: str = "") -> dict[str, Path]:
+    """Download every remote into ``folder`` and verify it against params and the lock file."""
+    folder = Path(folder)
+    paths = {}
+    for key, remote in remotes.items():
+        path = folder / remote.filename
+        if path.is_file():
+            log.info("%s: already present, verifying", path)
+        else:
+            log.info("downloading %s -> %s", remote.url, path)
+            download_file(remote.url, path, sha256=remote.sha256, progress=progress, hint=hint)
+        verify_locked(path, folder / LOCK_FILE, sha256=remote.sha256, url=remote.url)
+        paths[key] = path
+    return paths
+
+
+def emomusic_remotes(urls: dict | None = None, sha256: dict | None = None) -> dict[str, RemoteFile]:
+    """The emoMusic remotes with URLs and checksums overridden from params (None keeps the default)."""
+    urls, sha256 = urls or {}, sha256 or {}
+    return {key: RemoteFile(remote.filename, urls.get(key) or remote.url, sha256.get(key))
+            for key, remote in EMOMUSIC_REMOTES.items()}
+
+
+def extract_emomusic(archives: list[str | Path], target: str | Path, *,
+                     lock_path: str | Path | None = None) -> Path:
+    """Verify (against the lock file), extract and lay out the emoMusic archives at ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+    try:
+        for archive in map(Path, archives):
+            verify_locked(archive, lock_path or archive.parent / LOCK_FILE)
+            safe_extract(archive, scratch)
+        return build_emomusic_root(scratch, target)
+    finally:
+        _make_writable(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)

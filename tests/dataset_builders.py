@@ -1,0 +1,198 @@
+"""Builders for the real-dataset tests: tiny copies in the real layouts, a Range-capable server.
+
+Used by test_download.py, test_deam.py and test_data_check.py.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import struct
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+FORMAT_SAMPLE = REPO / "tests" / "data" / "emomusic-format-sample"
+SAMPLE_IDS = [2, 3, 4, 5, 7]  # the songs of the annotation format sample
+RATE = 44_100
+
+
+def write_mp3(path: Path, seconds: float = 1.0, *, freq: float = 440.0, cover_art: bool = False) -> Path:
+    """A sine MP3; with ``cover_art`` an ID3v2.3 tag (title + APIC picture) is prepended,
+    as in the real emoMusic clips."""
+    t = np.arange(int(round(seconds * RATE))) / RATE
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), RATE, format="MP3")
+    audio = buffer.getvalue()
+    if cover_art:
+        audio = id3v2_tag() + audio
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(audio)
+    return path
+
+
+def id3v2_tag() -> bytes:
+    def frame(name: bytes, body: bytes) -> bytes:  # v2.3 frame sizes are plain big-endian
+        return name + struct.pack(">I", len(body)) + b"\x00\x00" + body
+
+    picture = b"\x89PNG\r\n\x1a\n" + np.random.default_rng(0).bytes(4000)
+    frames = (frame(b"TIT2", b"\x00Tonight A Lonely Century")
+              + frame(b"APIC", b"\x00image/png\x00\x03cover\x00" + picture))
+    size = len(frames)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x03\x00\x00" + syncsafe + frames
+
+
+def make_emomusic_copy(root: Path, song_ids=SAMPLE_IDS, seconds: float = 1.0) -> Path:
+    """``root/annotations`` (the real sample's files) and ``root/clips_45seconds/{id}.mp3``."""
+    shutil.copytree(FORMAT_SAMPLE, root / "annotations", ignore=shutil.ignore_patterns("README.md"))
+    for i, song_id in enumerate(song_ids):
+        write_mp3(root / "clips_45seconds" / f"{song_id}.mp3", seconds, freq=220.0 * (1 + i))
+    return root
+
+
+def make_emomusic_archives(folder: Path, work: Path) -> dict[str, bytes]:
+    """The two emoMusic archives, as bytes by file name, in the real layout."""
+    copy = make_emomusic_copy(work / "copy")
+    archives = {}
+    for name, member in (("clips_45sec.tar.gz", "clips_45seconds"), ("annotations.tar.gz", "annotations")):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            tar.add(copy / member, arcname=member)
+        archives[name] = buffer.getvalue()
+        (folder / name).write_bytes(archives[name])
+    return archives
+
+
+class FileServer:
+    """Serves ``files`` (URL path -> bytes) on 127.0.0.1 with HTTP Range support.
+
+    ``cut_after``: the next full or ranged response announces its whole length but closes
+    the connection after this many bytes (an interrupted download). ``ignore_range``: answer
+    200 with the whole file even when asked for a range. ``html``: paths that answer with a
+    form page. Every request's Range header is recorded in ``ranges``.
+    """
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = dict(files)
+        self.html: set[str] = set()
+        self.cut_after: int | None = None
+        self.ignore_range = False
+        self.ranges: list[str | None] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                server.ranges.append(self.headers.get("Range"))
+                if self.path in server.html:
+                    body = b"<html><form>Please fill in the form</form></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if self.path not in server.files:
+                    self.send_error(404)
+                    return
+                data = server.files[self.path]
+                start, status = 0, 200
+                requested = self.headers.get("Range")
+                if requested and not server.ignore_range:
+                    start = int(requested.split("=")[1].split("-")[0])
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    status = 206
+                body = data[start:]
+                self.send_response(status)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(body)))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.end_headers()
+                if server.cut_after is not None:
+                    body, server.cut_after = body[:server.cut_after], None
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# ---------------------------------------------------------------------------------------
+# DEAM
+# ---------------------------------------------------------------------------------------
+
+DEAM_DYNAMIC = "annotations/annotations averaged per song/dynamic (per second annotations)"
+DEAM_STATIC = "annotations/annotations averaged per song/song_level"
+DEAM_LENGTHS = {2: 60, 3: 60, 2001: 75}  # two 45 s excerpts and one longer full song
+
+
+def deam_sequence(song_id: int, target: str, length: int) -> np.ndarray:
+    rng = np.random.default_rng([song_id, 0 if target == "arousal" else 1])
+    return np.round(np.clip(np.cumsum(rng.normal(0, 0.02, length)), -0.9, 0.9), 6)
+
+
+def deam_dynamic_csv(target: str, lengths=DEAM_LENGTHS) -> str:
+    width = max(lengths.values())
+    header = ["song_id"] + [f"sample_{15000 + 500 * i}ms" for i in range(width)]
+    lines = [",".join(header)]
+    for song_id, length in lengths.items():
+        values = [f"{v:g}" for v in deam_sequence(song_id, target, length)]
+        lines.append(",".join([str(song_id), *values, *[""] * (width - length)]))
+    return "\n".join(lines) + "\n"
+
+
+def make_deam_copy(root: Path, lengths=DEAM_LENGTHS, audio_seconds: float = 1.0) -> Path:
+    """An unzipped DEAM copy: annotations (real file names, quirks) and MEMD_audio/{id}.mp3."""
+    dynamic = root / DEAM_DYNAMIC
+    dynamic.mkdir(parents=True)
+    for target in ("arousal", "valence"):
+        (dynamic / f"{target}.csv").write_text(deam_dynamic_csv(target, lengths))
+    static = root / DEAM_STATIC
+    static.mkdir(parents=True)
+    excerpts = [s for s in lengths if s <= 2000]
+    full = [s for s in lengths if s > 2000]
+    (static / "static_annotations_averaged_songs_1_2000.csv").write_text(
+        "song_id, valence_mean, valence_std, arousal_mean, arousal_std\n"
+        + "".join(f"{s}, {3 + i / 10:g}, 0.9, {6 + i / 10:g}, 1.1\n" for i, s in enumerate(excerpts)))
+    # an extra column here checks that only the four known ones are read
+    (static / "static_annotations_averaged_songs_2000_2058.csv").write_text(
+        "song_id, valence_mean, valence_std, valence_max_mean, arousal_mean, arousal_std\n"
+        + "".join(f"{s}, 4.5, 1.2, 7, 5.5, 1.3\n" for s in full))
+    for song_id in lengths:
+        write_mp3(root / "MEMD_audio" / f"{song_id}.mp3", audio_seconds)
+    return root
+
+
+def zip_folder(folder: Path, zip_path: Path, members: list[str]) -> Path:
+    with zipfile.ZipFile(zip_path, "w") as zipped:
+        for member in members:
+            for path in sorted((folder / member).rglob("*")):
+                zipped.write(path, path.relative_to(folder).as_posix())
+    return zip_path
