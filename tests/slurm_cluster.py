@@ -182,17 +182,15 @@ class SlurmCluster:
         run_dir = Path("/run/munge")
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.chown(run_dir, "munge", "munge")
-        log = self.scratch / "munged.log"
-        log.touch()
-        shutil.chown(log, "munge", "munge")
-        # as the munge user directly (not via runuser), so the PID we keep is munged's own
-        self._spawn("munged", ["/usr/sbin/munged", "--foreground", f"--log-file={log}"],
+        # as the munge user directly (not via runuser), so the PID we keep is munged's own;
+        # it logs to /var/log/munge (the scratch folder may not be readable by that user)
+        self._spawn("munged", ["/usr/sbin/munged", "--foreground"],
                     user="munge", group="munge", extra_groups=[])
         deadline = time.monotonic() + 15
         while subprocess.run("munge -n | unmunge", shell=True, capture_output=True).returncode:
             if time.monotonic() > deadline or self._procs[-1].poll() is not None:
                 raise RuntimeError(f"munged did not start:\n{_tail(self.scratch / 'munged.out')}\n"
-                                   f"{_tail(self.scratch / 'munged.log')}")
+                                   f"{_tail(Path('/var/log/munge/munged.log'))}")
             time.sleep(0.2)
 
     def _wait_idle(self, timeout: float) -> None:

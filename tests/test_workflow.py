@@ -4,17 +4,9 @@ Each test works in a temporary copy of the repository (its own git repo), with a
 file shrunk to a few songs, two folds and two epochs.
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent  # the venv running the tests also holds snakemake and dvc
+from workflow_helpers import commit, copy_repo, run, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -25,47 +17,6 @@ TINY = {
     "train": {"models": ["LSTM_8", "AT_8"], "max_epochs": 2},
     "report": {"baseline_model": "LSTM_8"},
 }
-
-
-def run(args, cwd, check=True, timeout=900):
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
-               GIT_AUTHOR_NAME="mer tests", GIT_AUTHOR_EMAIL="tests@mer.invalid",
-               GIT_COMMITTER_NAME="mer tests", GIT_COMMITTER_EMAIL="tests@mer.invalid")
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-def copy_repo(destination: Path) -> Path:
-    """The project's files as git sees them (tracked + new, not ignored), in a fresh repo."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file() and not (name.startswith("reports/") and name != "reports/metrics.json"):
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    for generated in ("dvc.lock", "reports/metrics.json"):  # this run makes its own
-        (destination / generated).unlink(missing_ok=True)
-    run(["git", "init", "-q", "-b", "main"], destination)
-    return destination
-
-
-def write_params(repo: Path, overrides: dict) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for section, values in overrides.items():
-        if isinstance(values, dict):
-            params[section].update(values)
-        else:
-            params[section] = values
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def commit(repo: Path, message: str) -> None:
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", message], repo)
 
 
 @pytest.fixture(scope="module")

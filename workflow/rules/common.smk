@@ -135,3 +135,33 @@ def export_card_params():
     if DATASET == "synthetic":
         keys["synthetic"] = config["synthetic"]
     return keys
+
+
+def train_runtime_min(wildcards):
+    """SLURM wall time of one training job, from the model size, data size and epochs.
+
+    Forward + backward ≈ 6 FLOP per weight use; LSTM layer i of width h on input d does
+    4 h (d + h) multiply-adds per frame. Rates are cautious measurements of this machine
+    (CPU ~20 GFLOP/s per job) and an assumed 5 TFLOP/s on a GPU; 3x headroom + 10 min.
+    """
+    spec = parse_model_name(wildcards.model)
+    dims = lookup_feature_set(wildcards.feature_set).dims
+    n_songs = config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+    if spec.family == "TRANSFORMER":
+        width = config["train"]["transformer"]["d_model"]
+        per_frame = dims * width + spec.sizes[0] * 12 * width * width
+    else:
+        per_frame, previous = 0, dims
+        for hidden in spec.sizes:
+            per_frame += 4 * hidden * (previous + hidden)
+            previous = hidden
+    flop = 6 * per_frame * 61 * n_songs * config["train"]["max_epochs"]
+    rate = 5e12 if train_gpus() else 2e10
+    return int(10 + 3 * flop / rate / 60)
+
+
+def export_runtime_min(wildcards):
+    """The longest training job among the candidates (the chosen one is known only later)."""
+    from types import SimpleNamespace
+    return max(train_runtime_min(SimpleNamespace(model=model, feature_set=wildcards.feature_set))
+               for model in MODELS)

@@ -31,6 +31,7 @@ rule export_model:
     threads: 1
     resources:
         mem_mb=feature_memory_mb,
+        runtime=export_runtime_min,
     log:
         f"{LOGS}/export/{{target}}/{{feature_set}}.log",
     benchmark:

@@ -17,6 +17,7 @@ rule split_folds:
     threads: 1
     resources:
         mem_mb=500,
+        runtime=5,
     log:
         f"{LOGS}/split_folds.log",
     benchmark:
@@ -47,6 +48,7 @@ rule train_fold:
     resources:
         mem_mb=feature_memory_mb,
         gpu=train_gpus(),
+        runtime=train_runtime_min,
     log:
         f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.log",
     benchmark:
@@ -73,6 +75,7 @@ rule summarize_cv:
     threads: 1
     resources:
         mem_mb=500,
+        runtime=2,
     log:
         f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/summarize_cv.log",
     benchmark:
