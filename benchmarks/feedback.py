@@ -22,7 +22,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 MODES = ("free_running", "teacher_forcing")

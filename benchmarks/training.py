@@ -36,17 +36,7 @@ import time
 from pathlib import Path
 
 LARGEST = ["LSTM_2048", "AT_2048_1024", "BAT_2048_1024", "TRANSFORMER_4"]
-# Tables 1-2 of the paper: every size searched, 37 configurations
-PAPER_GRID = (
-    [f"LSTM_{n}" for n in (128, 300, 400, 512, 700, 1024, 2048)]
-    + ["LSTM_700_128", "LSTM_700_400", "LSTM_2048_1024", "LSTM_2048_1024_700"]
-    + [f"AT_{n}" for n in (32, 64, 128, 300, 400, 512, 700, 1024, 2048)]
-    + ["AT_300_128", "AT_400_128", "AT_1024_400", "AT_2048_1024", "AT_2048_1024_512"]
-    + [f"BAT_{n}" for n in (400, 1024, 2048)]
-    + ["BAT_300_128", "BAT_400_128", "BAT_1024_400", "BAT_1024_512", "BAT_2048_1024",
-       "BAT_2048_1024_512"]
-    + [f"TRANSFORMER_{n}" for n in (1, 2, 4)]
-)
+from mer.reports.paper import PAPER_GRID  # noqa: E402 (Tables 1-2: the 37 configurations)
 # the pipeline's TRANSFORMER options (params.yaml train.transformer); read from there if found
 TRANSFORMER_DEFAULTS = {"d_model": 64, "heads": 4, "ff_dim": 128, "dropout": 0.1}
 # songs per fold for the paper's data: 744 songs, 10 folds, 10 % of training for validation

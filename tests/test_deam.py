@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dataset_builders import (DEAM_DYNAMIC, DEAM_LENGTHS, deam_sequence, make_deam_copy,
+from dataset_builders import (DEAM_DYNAMIC, deam_sequence, make_deam_copy,
                               zip_folder)
 from mer.cli import main
 from mer.data.deam import audio_path, load_deam_annotations, read_dynamic

@@ -185,17 +185,7 @@ def test_describe_model_counts_parameters():
     assert "LSTM_8" in text
 
 
-# Tables 1-2 of the paper: every size searched (37 configurations)
-PAPER_GRID = (
-    [f"LSTM_{n}" for n in (128, 300, 400, 512, 700, 1024, 2048)]
-    + ["LSTM_700_128", "LSTM_700_400", "LSTM_2048_1024", "LSTM_2048_1024_700"]
-    + [f"AT_{n}" for n in (32, 64, 128, 300, 400, 512, 700, 1024, 2048)]
-    + ["AT_300_128", "AT_400_128", "AT_1024_400", "AT_2048_1024", "AT_2048_1024_512"]
-    + [f"BAT_{n}" for n in (400, 1024, 2048)]
-    + ["BAT_300_128", "BAT_400_128", "BAT_1024_400", "BAT_1024_512", "BAT_2048_1024",
-       "BAT_2048_1024_512"]
-    + [f"TRANSFORMER_{n}" for n in (1, 2, 4)]
-)
+from mer.reports.paper import PAPER_GRID  # noqa: E402 (Tables 1-2: the 37 configurations)
 
 
 def lstm_parameters(n_in, sizes):

@@ -51,3 +51,15 @@ PAPER_SMALL_FEATURE_TABLES = {
 # the paper's names for our feature sets (Tables 3-4 row labels)
 PAPER_FEATURE_NAMES = {"compare": "ComParE", "chroma": "Chroma(STFT+CQT)", "cqt": "CQT",
                        "chroma_cqt": "Chroma+CQT", "spectral": "Spectral"}
+
+# Every model the paper searched in Tables 1-2 (Experiment 1): 37 configurations.
+PAPER_GRID = (
+    [f"LSTM_{n}" for n in (128, 300, 400, 512, 700, 1024, 2048)]
+    + ["LSTM_700_128", "LSTM_700_400", "LSTM_2048_1024", "LSTM_2048_1024_700"]
+    + [f"AT_{n}" for n in (32, 64, 128, 300, 400, 512, 700, 1024, 2048)]
+    + ["AT_300_128", "AT_400_128", "AT_1024_400", "AT_2048_1024", "AT_2048_1024_512"]
+    + [f"BAT_{n}" for n in (400, 1024, 2048)]
+    + ["BAT_300_128", "BAT_400_128", "BAT_1024_400", "BAT_1024_512", "BAT_2048_1024",
+       "BAT_2048_1024_512"]
+    + [f"TRANSFORMER_{n}" for n in (1, 2, 4)]
+)
