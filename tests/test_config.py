@@ -37,6 +37,7 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["train"].update(models=["AT_64", "AT_"]), r"`train.models\[1\]`: .*AT_"),
     (lambda p: p["report"].update(baseline_model="LSTM_400"), r"`report.baseline_model`: 'LSTM_400' is not trained"),
     (lambda p: p["report"]["table1"].update(feature_set="cqt"), r"`report.table1.feature_set`: 'cqt' is not extracted"),
+    (lambda p: p["export"].update(feature_set="chroma"), r"`export.feature_set`: 'chroma' is not extracted"),
 ])
 def test_invalid_value_names_the_key(params, edit, message):
     edit(params)

@@ -71,6 +71,9 @@ def name_errors(params: dict) -> list[str]:
     if report["table1"]["feature_set"] not in params["features"]["sets"]:
         problems.append(f"`report.table1.feature_set`: {report['table1']['feature_set']!r} is not "
                         f"extracted; pick one of {params['features']['sets']}")
+    if params["export"]["feature_set"] not in params["features"]["sets"]:
+        problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is not "
+                        f"extracted; pick one of {params['features']['sets']}")
     if report["table1"]["target"] not in params["train"]["targets"]:
         problems.append(f"`report.table1.target`: {report['table1']['target']!r} is not trained; "
                         f"pick one of {params['train']['targets']}")

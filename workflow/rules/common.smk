@@ -122,16 +122,16 @@ def model_options_by_name():
 
 
 def export_outputs():
-    """One bundle folder per target, for the feature set Table 1 reports."""
+    """One bundle folder per target, for the feature set `mer predict` uses (export.feature_set)."""
     return expand(f"models/{DATASET}/{{target}}/{{feature_set}}", target=TARGETS,
-                  feature_set=config["report"]["table1"]["feature_set"])
+                  feature_set=config["export"]["feature_set"])
 
 
 def export_card_params():
     """The parameters an exported bundle depends on; their hash goes on its card."""
     keys = {"dataset": DATASET, "seed": config["seed"], "cv": config["cv"],
             "train": config["train"], "compare_mode": config["features"]["compare_mode"],
-            "export_feature_set": config["report"]["table1"]["feature_set"]}
+            "export_feature_set": config["export"]["feature_set"]}
     if DATASET == "synthetic":
         keys["synthetic"] = config["synthetic"]
     return keys
