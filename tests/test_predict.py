@@ -94,6 +94,15 @@ def test_summary_and_error_name_the_corrupt_file(setup, tmp_path, capsys):
     assert "0 of 1 song(s) predicted" in captured.out
 
 
+def test_all_good_files_exit_zero(setup, tmp_path, capsys):
+    root, songs = setup
+    code = main(["predict", str(songs / "short.mp3"), "--models-root", str(root / "models"),
+                 "--out", str(tmp_path), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert "1 of 1 song(s) predicted" in capsys.readouterr().out
+    assert (tmp_path / "short.csv").is_file()
+
+
 def test_no_trained_model_says_how_to_get_one(setup, tmp_path, capsys):
     _, songs = setup
     code = main(["predict", str(songs / "short.mp3"), "--models-root", str(tmp_path / "models"),

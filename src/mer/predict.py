@@ -189,8 +189,9 @@ def run_predict(songs, *, model_dirs=None, models_root="models", out_dir="predic
     shown["output"] = [text if len(text) <= 60 else text[:57] + "..." for text in shown["output"]]
     echo(shown.to_string(index=False))
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
-    for reason in table.loc[table["status"] != "ok", "error"]:
-        print(f"mer predict: skipped {reason}", file=sys.stderr)
+    if failed:  # the error column exists only when a song failed
+        for reason in table.loc[table["status"] != "ok", "error"]:
+            print(f"mer predict: skipped {reason}", file=sys.stderr)
     echo(f"{len(table) - failed} of {len(table)} song(s) predicted into {out_dir}"
          + (f"; {failed} failed" if failed else ""))
     return 1 if failed else 0
