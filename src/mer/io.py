@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,3 +42,28 @@ def write_csv_atomic(frame, path: str | Path, **kwargs) -> None:
     kwargs.setdefault("index", False)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, **kwargs)
+
+
+@contextmanager
+def atomic_directory(path: str | Path):
+    """Yield an empty staging folder beside ``path``; on success it replaces ``path`` whole.
+
+    An existing ``path`` is moved aside first and deleted only after the new folder is in
+    place; on failure the staging folder is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    os.chmod(staging, 0o755)  # mkdtemp makes it private; datasets are ordinary data
+    try:
+        yield staging
+        if path.exists() or path.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.replace(path, old / "previous")
+            os.replace(staging, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from mer.data.emomusic import ANNOTATIONS_DIR, CLIPS_DIR, continuous_file
 from mer.errors import DataError
+from mer.io import atomic_directory
 
 log = logging.getLogger(__name__)
 
@@ -337,9 +338,8 @@ def build_emomusic_root(source: str | Path, target: str | Path, *, copy: bool = 
     source, target = Path(source), Path(target)
     annotations, clips = find_emomusic_parts(source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     transfer = shutil.copy2 if copy else shutil.move
-    try:
+    with atomic_directory(target) as staging:
         (staging / ANNOTATIONS_DIR).mkdir()
         (staging / CLIPS_DIR).mkdir()
         n_csv = 0
@@ -356,15 +356,7 @@ def build_emomusic_root(source: str | Path, target: str | Path, *, copy: bool = 
                 skipped += 1
         log.info("%s: %d annotation files and %d clips laid out; %d other file(s) in %s skipped",
                  target, n_csv, n_clips, skipped, clips)
-        _make_read_only(staging)
-        if target.exists():
-            _make_writable(target)
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    except BaseException:
-        _make_writable(staging)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _make_read_only(staging)  # files only: folders stay writable, so a rerun can replace them
     return target
 
 

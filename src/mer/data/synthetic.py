@@ -52,9 +52,6 @@ development/evaluation split derive from ``seed`` and ``n_songs``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -65,10 +62,18 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, lfilter, sosfilt
 
-from mer.data.emomusic import (ANNOTATIONS_DIR, CLIPS_DIR, CONTINUOUS_COLUMNS, SONGS_INFO,
-                               STATIC_ANNOTATIONS, TARGETS, continuous_file)
+from mer.data.emomusic import (
+    ANNOTATIONS_DIR,
+    CLIPS_DIR,
+    CONTINUOUS_COLUMNS,
+    SONGS_INFO,
+    STATIC_ANNOTATIONS,
+    TARGETS,
+    continuous_file,
+)
 from mer.errors import ConfigError
 from mer.frames import FRAME_SECONDS, SAMPLE_RATE, annotation_times
+from mer.io import atomic_directory
 
 CONTROL_RATE = 10  # Hz: the driving curves' grid
 CLIP_SECONDS_RANGE = (45.06, 45.09)  # real emoMusic clip lengths
@@ -680,8 +685,7 @@ def generate_synthetic_dataset(root: str | Path, *, n_songs: int = 100, seed: in
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     song_ids = choose_song_ids(n_songs, seed)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
-    try:
+    with atomic_directory(root) as staging:
         clips = staging / CLIPS_DIR
         annotations = staging / ANNOTATIONS_DIR
         clips.mkdir()
@@ -700,15 +704,4 @@ def generate_synthetic_dataset(root: str | Path, *, n_songs: int = 100, seed: in
         emotions, infos = zip(*results)
         _write_annotations(annotations, list(emotions), list(infos),
                            _evaluation_split(song_ids, seed))
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; the dataset is ordinary data
-        if root.exists() or root.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-            os.replace(root, old / "dataset")
-            os.replace(staging, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return root

@@ -20,7 +20,6 @@ ComParE_2016 gives 6373 functionals; the paper reports 6670 (see ``registry``).
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from mer.errors import ConfigError
 from mer.frames import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
+from mer.io import write_text_atomic
 
 COMPARE_MODES = ("per_segment", "one_pass")
 
@@ -60,11 +60,8 @@ def _fixed_frames_conf() -> Path:
     """The frame-mode include file, written once per content into the temp directory."""
     digest = hashlib.sha1(_FIXED_FRAMES_CONF.encode()).hexdigest()[:12]
     path = Path(tempfile.gettempdir()) / f"mer_compare_frames_{digest}.conf.inc"
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(_FIXED_FRAMES_CONF)
-        os.replace(tmp, path)  # atomic: parallel jobs never read a half-written file
+    if not path.exists():  # atomic: parallel jobs never read a half-written file
+        write_text_atomic(_FIXED_FRAMES_CONF, path)
     return path
 
 
