@@ -55,10 +55,15 @@ def oof_predictions():
                   target=TARGETS, feature_set=FEATURE_SETS, model=MODELS)
 
 
+def expected_songs():
+    """Songs to size jobs for: known for the synthetic set, an upper bound otherwise (DEAM 1802)."""
+    return config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+
+
 def feature_memory_mb(wildcards):
     """Memory for a training job: the fold's copy of the feature table, with headroom."""
     dims = lookup_feature_set(wildcards.feature_set).dims
-    n_songs = config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+    n_songs = expected_songs()
     return 1500 + int(3 * n_songs * 61 * dims * 4 / 2**20)
 
 
@@ -146,7 +151,7 @@ def train_runtime_min(wildcards):
     """
     spec = parse_model_name(wildcards.model)
     dims = lookup_feature_set(wildcards.feature_set).dims
-    n_songs = config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+    n_songs = expected_songs()
     if spec.family == "TRANSFORMER":
         width = config["train"]["transformer"]["d_model"]
         per_frame = dims * width + spec.sizes[0] * 12 * width * width

@@ -7,7 +7,7 @@ def shard_runtime_min(wildcards):
     """Wall-time limit (minutes, a cluster's --time) of one extraction shard: its songs
     times a generous per-song cost (ComParE per segment ~30 s, other sets ~10 s: over 10x
     what the default run measured), plus 10 min for start-up."""
-    n_songs = config["synthetic"]["n_songs"] if DATASET == "synthetic" else 2000
+    n_songs = expected_songs()
     slow = wildcards.feature_set == "compare" and config["features"]["compare_mode"] == "per_segment"
     return 10 + math.ceil(n_songs / N_SHARDS * (30 if slow else 10) / 60)
 
