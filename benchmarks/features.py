@@ -53,7 +53,8 @@ def _peak_mib(function, *args, **kwargs) -> float:
 
 def _naive_block_functions():
     """Each block from a segment's samples alone, as a per-segment script would call it."""
-    import librosa
+    from mer.runtime import import_librosa
+    librosa = import_librosa()
 
     from mer.features import spectra as s
     sr = s.SAMPLE_RATE

@@ -79,7 +79,8 @@ def test_default_frames_are_all_whole_frames_and_outside_frames_fail():
 
 def _naive_librosa_blocks(audio):
     """Each block straight from librosa on the whole clip, without shared spectra."""
-    import librosa
+    from mer.runtime import import_librosa
+    librosa = import_librosa()
     stft_kw = dict(sr=SR, n_fft=2048, hop_length=512)
     cqt_kw = dict(sr=SR, hop_length=512, fmin=librosa.note_to_hz("C1"),
                   bins_per_octave=36, n_octaves=7, tuning=0.0)
@@ -139,7 +140,8 @@ def test_pooling_is_mean_of_hops_centred_inside_frame():
 
 
 def test_stft_and_cqt_computed_once_per_call(monkeypatch):
-    import librosa
+    from mer.runtime import import_librosa
+    librosa = import_librosa()
     calls = {"stft": 0, "cqt": 0}
     for name in calls:
         original = getattr(librosa, name)

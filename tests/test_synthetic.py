@@ -238,7 +238,8 @@ def test_within_song_arousal_changes_are_audible():
 
 def _major_minus_minor(audio: np.ndarray) -> float:
     """Krumhansl-Kessler key-profile fit: best major minus best minor correlation."""
-    import librosa
+    from mer.runtime import import_librosa
+    librosa = import_librosa()
     chroma = librosa.feature.chroma_stft(y=audio[::2], sr=SAMPLE_RATE // 2, n_fft=4096,
                                          hop_length=2048)
     profile = (chroma**2).mean(axis=1)

@@ -50,7 +50,8 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
     except Exception as error:  # libsndfile raises several types for bad files
         soundfile_reason = str(error).strip() or type(error).__name__
     try:  # formats libsndfile lacks (e.g. some MP4/AAC) via audioread, if installed
-        import librosa
+        from mer.runtime import import_librosa
+        librosa = import_librosa()
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

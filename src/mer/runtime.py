@@ -1,4 +1,5 @@
-"""Process-level settings every pipeline job applies first: thread caps and seeds.
+"""Process-level settings every pipeline job applies first: thread caps, seeds, and a safe
+first import of librosa.
 
 ``snakemake --cores 8`` on a 2-core machine really starts 8 cores' worth of jobs, and torch,
 OpenBLAS and numba each default to one thread per core: without a cap every job would
@@ -8,9 +9,13 @@ of them to its rule's ``threads``.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import random
 import sys
+import tempfile
+from pathlib import Path
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -40,3 +45,61 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# librosa's numba functions that are compiled (or loaded from numba's on-disk cache) when
+# their module is imported, because they are declared with explicit signatures.
+_LIBROSA_EAGER_MODULES = ("librosa.beat", "librosa.core.audio", "librosa.core.pitch",
+                          "librosa.util.utils")
+
+
+def import_librosa():
+    """Import librosa with numba's on-disk cache written by one process at a time.
+
+    numba writes each ``guvectorize`` function to two cache files with two separate renames,
+    so processes that compile librosa at the same moment (parallel Snakemake jobs on a fresh
+    install) can leave a mismatched pair behind, and every later process that loads it dies
+    with a segmentation fault (numba issue 10128, librosa issue 1998). The first import in a
+    process therefore holds an exclusive file lock while librosa's eagerly compiled modules
+    load; the first process compiles (~25 s on a cold cache), the rest wait, then load.
+    """
+    librosa = sys.modules.get("librosa")
+    if librosa is not None and all(name in sys.modules for name in _LIBROSA_EAGER_MODULES):
+        return librosa
+    with _numba_cache_lock():
+        import importlib
+        librosa = importlib.import_module("librosa")
+        for name in _LIBROSA_EAGER_MODULES:
+            importlib.import_module(name)
+    return librosa
+
+
+def _numba_cache_lock_path() -> Path:
+    """A lock file beside the cache numba will use: NUMBA_CACHE_DIR, else librosa's own
+    ``__pycache__`` when writable (numba's default), else the temporary directory."""
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if cache_dir:
+        return Path(cache_dir) / "mer-librosa-import.lock"
+    spec = importlib.util.find_spec("librosa")
+    if spec is not None and spec.origin is not None:
+        pycache = Path(spec.origin).parent / "__pycache__"
+        if os.access(pycache if pycache.exists() else pycache.parent, os.W_OK):
+            return pycache / "mer-librosa-import.lock"
+    return Path(tempfile.gettempdir()) / "mer-librosa-import.lock"
+
+
+@contextlib.contextmanager
+def _numba_cache_lock():
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock (the pipeline targets Linux and macOS)
+        yield
+        return
+    path = _numba_cache_lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

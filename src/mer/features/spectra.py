@@ -28,6 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from mer.frames import FRAME_SAMPLES, SAMPLE_RATE
+from mer.runtime import import_librosa
 
 N_FFT = 2048
 HOP_LENGTH = 512
@@ -52,7 +53,7 @@ class Spectra:
 
     @cached_property
     def magnitude(self) -> np.ndarray:
-        import librosa
+        librosa = import_librosa()
         return np.abs(librosa.stft(self.audio, n_fft=N_FFT, hop_length=HOP_LENGTH,
                                    center=True))
 
@@ -62,20 +63,20 @@ class Spectra:
 
     @cached_property
     def cqt(self) -> np.ndarray:
-        import librosa
+        librosa = import_librosa()
         return np.abs(librosa.cqt(self.audio, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
                                   fmin=CQT_FMIN_HZ, n_bins=CQT_N_BINS,
                                   bins_per_octave=CQT_BINS_PER_OCTAVE, tuning=0.0))
 
     @cached_property
     def mel(self) -> np.ndarray:
-        import librosa
+        librosa = import_librosa()
         return librosa.feature.melspectrogram(S=self.power, sr=SAMPLE_RATE, n_fft=N_FFT,
                                               n_mels=N_MELS)
 
 
 def _chroma_stft(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.chroma_stft(S=s.power, sr=SAMPLE_RATE, n_fft=N_FFT, tuning=0.0)
 
 
@@ -85,44 +86,44 @@ def _cqt_chroma_kwargs() -> dict:
 
 
 def _chroma_cqt(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.chroma_cqt(C=s.cqt, **_cqt_chroma_kwargs())
 
 
 def _cens(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.chroma_cens(C=s.cqt, **_cqt_chroma_kwargs())
 
 
 def _mfcc(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     # top_db=None: librosa's default clips at 80 dB below the loudest hop of the whole
     # input, which would make a frame depend on where the clip was cropped.
     return librosa.feature.mfcc(S=librosa.power_to_db(s.mel, top_db=None), n_mfcc=N_MFCC)
 
 
 def _rms(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.rms(y=s.audio, frame_length=N_FFT, hop_length=HOP_LENGTH,
                                center=True)
 
 
 def _zcr(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.zero_crossing_rate(s.audio, frame_length=N_FFT,
                                               hop_length=HOP_LENGTH, center=True)
 
 
 def _spectral(function_name: str, **kwargs):
     def compute(s: Spectra) -> np.ndarray:
-        import librosa
+        librosa = import_librosa()
         function = getattr(librosa.feature, function_name)
         return function(S=s.magnitude, sr=SAMPLE_RATE, n_fft=N_FFT, **kwargs)
     return compute
 
 
 def _flatness(s: Spectra) -> np.ndarray:
-    import librosa
+    librosa = import_librosa()
     return librosa.feature.spectral_flatness(S=s.magnitude)
 
 

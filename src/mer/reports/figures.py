@@ -370,7 +370,8 @@ def figure4_attended_frames(summary_paths, *, dataset: str, feature_set: str, ta
 
 def clip_chromagram(audio_path, hop_length: int = 2205) -> np.ndarray:
     """(12, n) librosa chroma_stft of the annotated span of a clip, ``hop_length`` samples per column."""
-    import librosa
+    from mer.runtime import import_librosa
+    librosa = import_librosa()
 
     from mer.audio import load_audio
     from mer.frames import SAMPLE_RATE
