@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from mer.cli import main as mer_main
-from mer.config import load_params, validate_params
+from mer.config import grid_feature_sets, grid_models, grid_runs, load_params, validate_params
 from mer.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,17 +27,24 @@ def test_shipped_params_are_valid(params):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p.update(dataset="emoMusik"), r"`dataset`: 'emoMusik' is not allowed; allowed values: synthetic"),
-    (lambda p: p["train"].update(max_epochs=0), r"`train.max_epochs`: 0 is less than the minimum"),
+    (lambda p: p["grids"]["quick"].update(max_epochs=0), r"`grids.quick.max_epochs`: 0 is less than the minimum"),
     (lambda p: p["train"].update(learning_rate="fast"), r"`train.learning_rate`: 'fast' is not of type 'number'"),
-    (lambda p: p["train"].update(epochs=3), r"`train`: unknown key\(s\) epochs; allowed keys: .*max_epochs"),
+    (lambda p: p["train"].update(epochs=3), r"`train`: unknown key\(s\) epochs; allowed keys: .*batch_size"),
     (lambda p: p["cv"].pop("folds"), r"`cv.folds`: required key is missing"),
     (lambda p: p["train"].update(targets=["arousal", "dominance"]), r"`train.targets\[1\]`: 'dominance' is not allowed"),
-    (lambda p: p["features"].update(sets=["spectral", "mfcc"]), r"`features.sets\[1\]`: unknown feature set 'mfcc'; known sets: compare, "),
-    (lambda p: p["train"].update(models=["AT_64", "GRU_64"]), r"`train.models\[1\]`: .*GRU_64.*valid forms"),
-    (lambda p: p["train"].update(models=["AT_64", "AT_"]), r"`train.models\[1\]`: .*AT_"),
-    (lambda p: p["report"].update(baseline_model="LSTM_400"), r"`report.baseline_model`: 'LSTM_400' is not trained"),
-    (lambda p: p["report"]["table1"].update(feature_set="cqt"), r"`report.table1.feature_set`: 'cqt' is not extracted"),
-    (lambda p: p["export"].update(feature_set="chroma"), r"`export.feature_set`: 'chroma' is not extracted"),
+    (lambda p: p.update(grid="huge"), r"`grid`: unknown grid 'huge'; pick one of the names under `grids`: quick, paper"),
+    (lambda p: p["grids"]["quick"]["experiments"][1]["feature_sets"].append("mfcc"),
+     r"`grids.quick.experiments\[1\].feature_sets\[4\]`: unknown feature set 'mfcc'; known sets: compare, "),
+    (lambda p: p["grids"]["quick"]["experiments"][0].update(models=["AT_64", "GRU_64"]),
+     r"`grids.quick.experiments\[0\].models\[1\]`: .*GRU_64.*valid forms"),
+    # a typo in a grid that is not selected is caught too, before a long run reaches it
+    (lambda p: p["grids"]["paper"]["experiments"][0]["models"].append("AT_"), r"`grids.paper.experiments\[0\].models\[37\]`: .*AT_"),
+    (lambda p: p["grids"]["quick"]["experiments"][1].update(name="two words"), r"`grids.quick.experiments\[1\].name`"),
+    (lambda p: p["grids"]["quick"].update(baseline_model="LSTM_400"),
+     r"`grids.quick.baseline_model`: 'LSTM_400' is not trained on 'compare'"),
+    (lambda p: p["report"]["table1"].update(feature_set="cqt"), r"`grids.quick.baseline_model`: 'LSTM_32' is not trained on 'cqt'"),
+    (lambda p: p["report"]["table1"].update(feature_set="deam260"), r"`report.table1.feature_set`: 'deam260' is not in grid 'quick'"),
+    (lambda p: p["grids"]["quick"]["experiments"].pop(1), r"`export.feature_set`: 'spectral' is not in grid 'quick'"),
 ])
 def test_invalid_value_names_the_key(params, edit, message):
     edit(params)
@@ -79,3 +86,33 @@ def test_cli_lists_feature_sets_and_describes_models(capsys):
     assert mer_main(["models", "describe", "LSTM_16", "--input-dim", "5"]) == 0
     assert "parameters" in capsys.readouterr().out
     assert mer_main(["models", "describe", "XYZ_1"]) == 2
+
+
+def test_grid_runs_are_the_union_of_its_experiments_in_order():
+    params = {"grid": "g", "grids": {"g": {"experiments": [
+        {"name": "a", "feature_sets": ["compare"], "models": ["LSTM_8", "AT_8"]},
+        {"name": "b", "feature_sets": ["spectral", "compare"], "models": ["AT_8"]}]}}}
+    assert grid_runs(params) == [("compare", "LSTM_8"), ("compare", "AT_8"), ("spectral", "AT_8")]
+    assert grid_feature_sets(params) == ["compare", "spectral"]
+    assert grid_models(params) == ["LSTM_8", "AT_8"]
+
+
+def test_paper_grid_is_exactly_the_papers_searches(params):
+    from mer.reports.paper import PAPER_GRID
+    params["grid"] = "paper"
+    check(params)
+    families, feature_sets = params["grids"]["paper"]["experiments"]
+    assert families["feature_sets"] == ["compare"] and families["models"] == list(PAPER_GRID)
+    assert feature_sets["feature_sets"] == ["chroma", "cqt", "chroma_cqt", "spectral"]
+    assert feature_sets["models"] == [m for m in PAPER_GRID if m.startswith("AT_") and m.count("_") == 1]
+    assert params["grids"]["paper"]["max_epochs"] == 50
+    assert params["grids"]["paper"]["baseline_model"] == "LSTM_400"
+
+
+def test_quick_grid_keeps_every_family_and_feature_set(params):
+    from mer.features import FEATURE_SETS
+    from mer.models import parse_model_name
+    assert params["grid"] == "quick"
+    families = {parse_model_name(model).family for model in grid_models(params)}
+    assert families == {"LSTM", "AT", "BAT", "TRANSFORMER"}
+    assert set(grid_feature_sets(params)) == set(FEATURE_SETS)

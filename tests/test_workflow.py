@@ -5,6 +5,7 @@ file shrunk to a few songs, two folds and two epochs.
 """
 
 import pytest
+import yaml
 
 from workflow_helpers import commit, copy_repo, run, write_params
 
@@ -12,10 +13,12 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "synthetic": {"n_songs": 6, "within_song_std": 0.03},
-    "features": {"sets": ["spectral", "compare"], "shards": 2, "compare_mode": "per_segment"},
+    "features": {"shards": 2, "compare_mode": "per_segment"},
+    "grid": "tiny",
+    "grids": {"tiny": {"max_epochs": 2, "baseline_model": "LSTM_8", "experiments": [
+        {"name": "families", "feature_sets": ["compare"], "models": ["LSTM_8", "AT_8"]},
+        {"name": "feature_sets", "feature_sets": ["spectral"], "models": ["AT_8"]}]}},
     "cv": {"folds": 2, "validation_fraction": 0.25},
-    "train": {"models": ["LSTM_8", "AT_8"], "max_epochs": 2},
-    "report": {"baseline_model": "LSTM_8"},
 }
 
 
@@ -29,11 +32,13 @@ def tiny_repo(tmp_path_factory):
 
 def test_invalid_params_stop_before_any_job(tmp_path):
     repo = copy_repo(tmp_path)
-    write_params(repo, {"train": {"models": ["AT_8", "GRU_8"]}})
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["grids"]["quick"]["experiments"][0]["models"] = ["AT_8", "GRU_8"]
+    write_params(repo, {"grids": params["grids"]})
     result = run(["snakemake", "-n"], repo, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "`train.models[1]`" in output and "GRU_8" in output and "valid forms" in output
+    assert "`grids.quick.experiments[0].models[1]`" in output and "GRU_8" in output and "valid forms" in output
     assert not (repo / "data").exists()
 
 
@@ -47,7 +52,7 @@ def test_snakemake_then_dvc_repro(tiny_repo):
         assert (repo / output).stat().st_size > 0, output
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "synthetic" in table1 and "AT single" in table1 and "LSTM single" in table1
-    assert len(list((repo / "results/synthetic").glob("*/*/*/fold*/model.pt"))) == 2 * 2 * 2 * 2
+    assert len(list((repo / "results/synthetic").glob("*/*/*/fold*/model.pt"))) == 3 * 2 * 2  # 3 runs x 2 targets x 2 folds
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
 
     # DVC over the finished workflow: every stage runs its Snakemake target, nothing recomputes
@@ -59,18 +64,26 @@ def test_snakemake_then_dvc_repro(tiny_repo):
     commit(repo, "first run")
     assert "didn't change" in run(["dvc", "repro"], repo).stdout
 
-    # A training parameter changes: training and report rerun, features stay cached
+    # An experiment on a training parameter (`dvc exp run -S`): training and report rerun,
+    # features stay cached
     model = next((repo / "results/synthetic").glob("arousal/spectral/AT_8/fold0/model.pt"))
     model_mtime = model.stat().st_mtime_ns
-    write_params(repo, {"train": {"max_epochs": 4}})
-    repro = run(["dvc", "repro"], repo).stdout
-    assert "Stage 'features' didn't change, skipping" in repro
-    assert "Running stage 'train'" in repro and "Running stage 'report'" in repro
+    experiment = run(["dvc", "exp", "run", "-S", "grids.tiny.max_epochs=4"], repo)
+    output = experiment.stdout + experiment.stderr
+    assert "Stage 'features' didn't change, skipping" in output
+    assert "Running stage 'train'" in output and "Running stage 'report'" in output
+    assert yaml.safe_load((repo / "params.yaml").read_text())["grids"]["tiny"]["max_epochs"] == 4
     assert features.stat().st_mtime_ns == features_mtime
     assert model.stat().st_mtime_ns != model_mtime
 
     diff = run(["dvc", "metrics", "diff", "--all"], repo).stdout
     assert "reports/metrics.json" in diff
     assert "synthetic.arousal.spectral.AT_8.r2" in diff
-    changed = run(["dvc", "metrics", "diff"], repo).stdout
-    assert ".r2" in changed  # only changed metrics are listed without --all
+    assert ".r2" in run(["dvc", "metrics", "diff"], repo).stdout  # only changed ones without --all
+
+    # Committed, the change reads as a diff between commits
+    commit(repo, "4 epochs")
+    assert "didn't change" in run(["dvc", "repro"], repo).stdout
+    between_commits = run(["dvc", "metrics", "diff", "HEAD~1"], repo).stdout
+    assert "synthetic.arousal.spectral.AT_8.r2" in between_commits
+    assert "synthetic.valence.compare.LSTM_8.mae" in between_commits

@@ -23,11 +23,13 @@ BIN = Path(sys.executable).parent  # the venv running the tests also holds snake
 # 1 model, 1 target, 2 folds, 1 epoch.
 MINIMAL = {
     "synthetic": {"n_songs": 6, "within_song_std": 0.03},
-    "features": {"sets": ["spectral"], "shards": 2, "compare_mode": "per_segment"},
+    "features": {"shards": 2, "compare_mode": "per_segment"},
+    "grid": "tiny",
+    "grids": {"tiny": {"max_epochs": 1, "baseline_model": "LSTM_8", "experiments": [
+        {"name": "one", "feature_sets": ["spectral"], "models": ["LSTM_8"]}]}},
     "cv": {"folds": 2, "validation_fraction": 0.25},
-    "train": {"targets": ["arousal"], "models": ["LSTM_8"], "max_epochs": 1},
-    "report": {"table1": {"target": "arousal", "feature_set": "spectral"},
-               "baseline_model": "LSTM_8"},
+    "train": {"targets": ["arousal"]},
+    "report": {"table1": {"target": "arousal", "feature_set": "spectral"}},
 }
 
 

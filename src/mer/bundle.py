@@ -119,8 +119,8 @@ def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict,
     subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
     if subset.empty:
         raise ConfigError(f"no trained model for target {target!r} and feature set "
-                          f"{feature_set!r}; add {feature_set!r} to `features.sets` and "
-                          f"{target!r} to `train.targets` in params.yaml")
+                          f"{feature_set!r}; add a model on {feature_set!r} to an experiment of the selected "
+                          f"grid (`grid`, `grids`) and {target!r} to `train.targets` in params.yaml")
     best = select_best(subset)
     summary = json.loads(Path(best["summary_path"]).read_text())
     candidates = [{"model": row.model, "r2": float(row.r2), "mae": float(row.mae)}
@@ -198,7 +198,7 @@ def export_model(summary_paths, *, features, annotations, song_ids, dataset: str
     summary, candidates = select_model(summary_paths, target=target, feature_set=feature_set)
     model_name = summary["model"]
     if model_name not in model_options_by_name:
-        raise ConfigError(f"selected model {model_name!r} is not in `train.models` "
+        raise ConfigError(f"selected model {model_name!r} is not in the selected grid "
                           f"({', '.join(model_options_by_name)})")
     options = dict(model_options_by_name[model_name] or {})
     epochs = final_epochs(summary)

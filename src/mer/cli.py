@@ -16,12 +16,12 @@ COMPARE_DIMS = 6373
 
 
 def _params_check(args) -> int:
-    from mer.config import load_params
+    from mer.config import grid_runs, load_params
     params_path = Path(args.params)
     schema = Path(args.schema) if args.schema else params_path.parent / "workflow/schemas/params.schema.yaml"
     params = load_params(params_path, schema)
-    print(f"{params_path}: valid (dataset {params['dataset']}, {len(params['train']['models'])} "
-          f"model(s) x {len(params['features']['sets'])} feature set(s) x "
+    print(f"{params_path}: valid (dataset {params['dataset']}, grid {params['grid']}: "
+          f"{len(grid_runs(params))} (feature set, model) run(s) x "
           f"{len(params['train']['targets'])} target(s) x {params['cv']['folds']} folds)")
     return 0
 

@@ -45,35 +45,80 @@ def schema_errors(params: dict, schema: dict) -> list[str]:
     return [_describe(e) for e in errors]
 
 
+def grid_runs(params: dict) -> list[tuple[str, str]]:
+    """(feature set, model) pairs the selected grid trains, in order, each once.
+
+    A grid is a list of experiments, each the product of its feature sets and models (the
+    paper's Experiment 1: every model on ComParE; Experiment 2: AT sizes on the smaller sets).
+    """
+    runs = []
+    for experiment in params["grids"][params["grid"]]["experiments"]:
+        for feature_set in experiment["feature_sets"]:
+            for model in experiment["models"]:
+                if (feature_set, model) not in runs:
+                    runs.append((feature_set, model))
+    return runs
+
+
+def grid_feature_sets(params: dict) -> list[str]:
+    """Feature sets the selected grid needs, in order of first use."""
+    return list(dict.fromkeys(feature_set for feature_set, _ in grid_runs(params)))
+
+
+def grid_models(params: dict) -> list[str]:
+    """Models the selected grid trains (on at least one feature set), in order of first use."""
+    return list(dict.fromkeys(model for _, model in grid_runs(params)))
+
+
+def grid_max_epochs(params: dict) -> int:
+    return params["grids"][params["grid"]]["max_epochs"]
+
+
+def grid_baseline_model(params: dict) -> str:
+    return params["grids"][params["grid"]]["baseline_model"]
+
+
 def name_errors(params: dict) -> list[str]:
     """Names the schema cannot know: feature sets, model names and cross-references."""
     from mer.features import FEATURE_SETS
     from mer.models import parse_model_name
 
     problems = []
-    for i, name in enumerate(params["features"]["sets"]):
-        if name not in FEATURE_SETS:
-            problems.append(f"`features.sets[{i}]`: unknown feature set {name!r}; "
-                            f"known sets: {', '.join(FEATURE_SETS)}")
-    for i, name in enumerate(params["train"]["models"]):
-        try:
-            parse_model_name(name)
-        except ConfigError as error:
-            problems.append(f"`train.models[{i}]`: {error}")
+    if params["grid"] not in params["grids"]:
+        return [f"`grid`: unknown grid {params['grid']!r}; pick one of the names under `grids`: "
+                f"{', '.join(params['grids'])}"]
+    for grid_name, grid in params["grids"].items():  # every grid, so a typo shows before it runs
+        for i, experiment in enumerate(grid["experiments"]):
+            key = f"grids.{grid_name}.experiments[{i}]"
+            for j, name in enumerate(experiment["feature_sets"]):
+                if name not in FEATURE_SETS:
+                    problems.append(f"`{key}.feature_sets[{j}]`: unknown feature set {name!r}; "
+                                    f"known sets: {', '.join(FEATURE_SETS)}")
+            for j, name in enumerate(experiment["models"]):
+                try:
+                    parse_model_name(name)
+                except ConfigError as error:
+                    problems.append(f"`{key}.models[{j}]`: {error}")
+    if problems:
+        return problems
     if params["dataset"] == "local" and not params["datasets"]["local"]["path"]:
         problems.append("`datasets.local.path`: required when `dataset` is local; set it to the "
                         "folder holding clips_45seconds/ and annotations/ (check it first with "
                         "`mer data check FOLDER`)")
-    report = params["report"]
-    if report["baseline_model"] not in params["train"]["models"]:
-        problems.append(f"`report.baseline_model`: {report['baseline_model']!r} is not trained; "
-                        f"add it to train.models or pick one of {params['train']['models']}")
-    if report["table1"]["feature_set"] not in params["features"]["sets"]:
-        problems.append(f"`report.table1.feature_set`: {report['table1']['feature_set']!r} is not "
-                        f"extracted; pick one of {params['features']['sets']}")
-    if params["export"]["feature_set"] not in params["features"]["sets"]:
-        problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is not "
-                        f"extracted; pick one of {params['features']['sets']}")
+    report, grid = params["report"], params["grid"]
+    runs, feature_sets = grid_runs(params), grid_feature_sets(params)
+    table1_set = report["table1"]["feature_set"]
+    if table1_set not in feature_sets:
+        problems.append(f"`report.table1.feature_set`: {table1_set!r} is not in grid {grid!r}; "
+                        f"pick one of {feature_sets}")
+    elif (table1_set, grid_baseline_model(params)) not in runs:
+        trained = [model for feature_set, model in runs if feature_set == table1_set]
+        problems.append(f"`grids.{grid}.baseline_model`: {grid_baseline_model(params)!r} is not "
+                        f"trained on {table1_set!r} (report.table1.feature_set) in grid {grid!r}; "
+                        f"add it to that experiment's models or pick one of {trained}")
+    if params["export"]["feature_set"] not in feature_sets:
+        problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is not in grid "
+                        f"{grid!r}; pick one of {feature_sets}")
     if report["table1"]["target"] not in params["train"]["targets"]:
         problems.append(f"`report.table1.target`: {report['table1']['target']!r} is not trained; "
                         f"pick one of {params['train']['targets']}")

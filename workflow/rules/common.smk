@@ -4,7 +4,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mer.config import validate_params
+from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs, grid_models, grid_runs,
+                        validate_params)
 from mer.errors import ConfigError
 from mer.features import feature_set as lookup_feature_set
 from mer.models import has_attention, parse_model_name
@@ -16,9 +17,13 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 DATASET = config["dataset"]
-FEATURE_SETS = config["features"]["sets"]
+# The selected grid (`grid` names one of `grids`): the (feature set, model) pairs to train.
+RUNS = grid_runs(config)
+FEATURE_SETS = grid_feature_sets(config)
+MODELS = grid_models(config)
+MAX_EPOCHS = grid_max_epochs(config)
+BASELINE_MODEL = grid_baseline_model(config)
 TARGETS = config["train"]["targets"]
-MODELS = config["train"]["models"]
 N_FOLDS = config["cv"]["folds"]
 N_SHARDS = config["features"]["shards"]
 
@@ -45,14 +50,26 @@ def fold_dir(wildcards=None):
     return f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}"
 
 
+def run_dirs(feature_sets=None, models=None):
+    """Result folder of every target and every run of the grid, optionally only the runs on
+    ``feature_sets`` / of ``models``."""
+    return [f"{RESULTS}/{target}/{feature_set}/{model}"
+            for target in TARGETS for feature_set, model in RUNS
+            if (feature_sets is None or feature_set in feature_sets)
+            and (models is None or model in models)]
+
+
+def run_files(name, feature_sets=None, models=None):
+    """``name`` (e.g. cv_summary.json) in every run folder of ``run_dirs``."""
+    return [f"{run_dir}/{name}" for run_dir in run_dirs(feature_sets, models)]
+
+
 def cv_summaries():
-    return expand(f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/cv_summary.json",
-                  target=TARGETS, feature_set=FEATURE_SETS, model=MODELS)
+    return run_files("cv_summary.json")
 
 
 def oof_predictions():
-    return expand(f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/predictions.csv",
-                  target=TARGETS, feature_set=FEATURE_SETS, model=MODELS)
+    return run_files("predictions.csv")
 
 
 def expected_songs():
@@ -69,9 +86,9 @@ def feature_memory_mb(wildcards):
 
 def train_options():
     """Training params one train_fold job depends on (its rerun trigger)."""
-    keys = ("max_epochs", "batch_size", "learning_rate", "rho", "eps", "patience",
-            "min_delta", "feedback", "device")
-    return {key: config["train"][key] for key in keys}
+    keys = ("batch_size", "learning_rate", "rho", "eps", "patience", "min_delta", "feedback",
+            "device")
+    return {"max_epochs": MAX_EPOCHS, **{key: config["train"][key] for key in keys}}
 
 
 def train_gpus():
@@ -88,20 +105,28 @@ def model_options(wildcards):
     return dict(config["train"]["transformer"]) if family == "TRANSFORMER" else {}
 
 
-def models_of_family(family):
-    return [m for m in MODELS if parse_model_name(m).family == family]
+def models_of_family(family, feature_set=None):
+    """The grid's models of ``family`` (trained on ``feature_set``, if given)."""
+    models = MODELS if feature_set is None else models_on(feature_set)
+    return [m for m in models if parse_model_name(m).family == family]
 
 
 def fold_files(name, models, feature_sets=None):
-    """Per-fold files (e.g. history.csv, attention.npz) of ``models``, every target and fold."""
-    return expand(f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/{name}",
-                  target=TARGETS, feature_set=feature_sets or FEATURE_SETS, model=models,
-                  fold=range(N_FOLDS))
+    """Per-fold files (e.g. history.csv, attention.npz) of the grid's runs of ``models``
+    (on ``feature_sets``, default all), every target and fold."""
+    return [f"{run_dir}/fold{fold}/{name}"
+            for run_dir in run_dirs(feature_sets, models) for fold in range(N_FOLDS)]
+
+
+def models_on(feature_set):
+    """Models the grid trains on ``feature_set``."""
+    return [model for run_set, model in RUNS if run_set == feature_set]
 
 
 def report_outputs():
-    """Everything the report stage makes. Figure 6 (BAT maps) only when a BAT model is in
-    `train.models`; Figures 3-5 only when an AT model is (the default grid has AT, no BAT)."""
+    """Everything the report stage makes. Figures 3-5 (AT attention) only when the grid trains
+    an AT model on the Table 1 feature set, Figure 6 only when it trains a BAT model there."""
+    figure_set = config["report"]["table1"]["feature_set"]
     outputs = [
         "reports/metrics.json",
         "reports/best_models.json",
@@ -112,10 +137,10 @@ def report_outputs():
         "reports/figures/fig2_error_histograms.png",
         "reports/plots",
     ]
-    if models_of_family("AT"):
+    if models_of_family("AT", figure_set):
         outputs += ["reports/figures/fig3_attention_maps.png", "reports/figures/fig4_attended_frames.png",
                     "reports/figures/fig5_chromagrams.png"]
-    if models_of_family("BAT"):
+    if models_of_family("BAT", figure_set):
         outputs.append("reports/figures/fig6_bat_attention_maps.png")
     return outputs
 
@@ -135,7 +160,8 @@ def export_outputs():
 def export_card_params():
     """The parameters an exported bundle depends on; their hash goes on its card."""
     keys = {"dataset": DATASET, "seed": config["seed"], "cv": config["cv"],
-            "train": config["train"], "compare_mode": config["features"]["compare_mode"],
+            "train": {**config["train"], "max_epochs": MAX_EPOCHS},
+            "models": models_on(config["export"]["feature_set"]), "compare_mode": config["features"]["compare_mode"],
             "export_feature_set": config["export"]["feature_set"]}
     if DATASET == "synthetic":
         keys["synthetic"] = config["synthetic"]
@@ -160,7 +186,7 @@ def train_runtime_min(wildcards):
         for hidden in spec.sizes:
             per_frame += 4 * hidden * (previous + hidden)
             previous = hidden
-    flop = 6 * per_frame * 61 * n_songs * config["train"]["max_epochs"]
+    flop = 6 * per_frame * 61 * n_songs * MAX_EPOCHS
     rate = 5e12 if train_gpus() else 2e10
     return int(10 + 3 * flop / rate / 60)
 
@@ -169,4 +195,4 @@ def export_runtime_min(wildcards):
     """The longest training job among the candidates (the chosen one is known only later)."""
     from types import SimpleNamespace
     return max(train_runtime_min(SimpleNamespace(model=model, feature_set=wildcards.feature_set))
-               for model in MODELS)
+               for model in models_on(wildcards.feature_set))

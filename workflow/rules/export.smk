@@ -11,10 +11,10 @@ rule export:
 
 rule export_model:
     input:
-        summaries=expand(
-            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{model}}/cv_summary.json",
-            model=MODELS,
-        ),
+        summaries=lambda wildcards: [
+            f"{RESULTS}/{wildcards.target}/{wildcards.feature_set}/{model}/cv_summary.json"
+            for model in models_on(wildcards.feature_set)
+        ],
         raw=RAW,
         folds=f"{RESULTS}/folds.csv",
         values=f"{FEATURES}/{{feature_set}}.npy",

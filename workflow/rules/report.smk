@@ -2,7 +2,7 @@
 # `dvc plots` draws. Tables and figures are wrapped in report() (captions in
 # workflow/report/), so `snakemake --report reports/report.html` shows them on one page.
 # Figures 2-6 use the Table 1 feature set; Figures 3-5 need an AT model in the grid and
-# Figure 6 a BAT model (report_outputs() leaves them out otherwise).
+# Figure 6 a BAT model, trained on that set (report_outputs() leaves them out otherwise).
 
 REPORT_FEATURE_SET = config["report"]["table1"]["feature_set"]
 
@@ -39,7 +39,7 @@ rule make_tables:
     params:
         dataset=DATASET,
         table1=config["report"]["table1"],
-        baseline_model=config["report"]["baseline_model"],
+        baseline_model=BASELINE_MODEL,
     threads: 1
     resources:
         mem_mb=500,
@@ -86,7 +86,7 @@ rule plot_figure1:
         dataset=DATASET,
         feature_set=REPORT_FEATURE_SET,
         targets=TARGETS,
-        baseline_model=config["report"]["baseline_model"],
+        baseline_model=BASELINE_MODEL,
         clip=config["report"]["figure1_clip"],
     threads: 1
     resources:
@@ -111,7 +111,7 @@ rule plot_error_histograms:
         dataset=DATASET,
         feature_set=REPORT_FEATURE_SET,
         targets=TARGETS,
-        baseline_model=config["report"]["baseline_model"],
+        baseline_model=BASELINE_MODEL,
     threads: 1
     resources:
         mem_mb=1000,
@@ -128,7 +128,7 @@ rule plot_attention_maps:
     input:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
-        attention=fold_files("attention.npz", models_of_family("AT"), [REPORT_FEATURE_SET]),
+        attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET]),
     output:
         png=_figure("fig3_attention_maps", "fig3"),
         pdf="reports/figures/fig3_attention_maps.pdf",
@@ -154,7 +154,7 @@ rule plot_attended_frames:
     input:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
-        attention=fold_files("attention.npz", models_of_family("AT"), [REPORT_FEATURE_SET]),
+        attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET]),
     output:
         png=_figure("fig4_attended_frames", "fig4"),
         pdf="reports/figures/fig4_attended_frames.pdf",
@@ -204,7 +204,7 @@ rule plot_bat_attention_maps:
     input:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
-        attention=fold_files("attention.npz", models_of_family("BAT"), [REPORT_FEATURE_SET]),
+        attention=fold_files("attention.npz", models_of_family("BAT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET]),
     output:
         png=_figure("fig6_bat_attention_maps", "fig6"),
         pdf="reports/figures/fig6_bat_attention_maps.pdf",

@@ -144,7 +144,7 @@ def best_model(summaries: pd.DataFrame, target: str, feature_set: str, family: s
     if subset.empty:
         what = f"{family} model" if family else "model"
         raise ValueError(f"no trained {what} for target {target!r} on feature set {feature_set!r}; "
-                         f"add one to `train.models`")
+                         f"add one on that feature set to the grid (`grids` in params.yaml)")
     return select_best(subset)
 
 

@@ -238,7 +238,7 @@ def write_paper_tables(summaries: pd.DataFrame, *, dataset: str, table1_target: 
         has = ((summaries["target"] == target) & (summaries["feature_set"] == table1_feature_set)).any()
         if not has:
             note = (f"Skipped: no model was trained for target {target!r} on feature set "
-                    f"{table1_feature_set!r} (add them to `train.targets` / `features.sets`).")
+                    f"{table1_feature_set!r} (add the target to `train.targets` and the set to an experiment of the grid).")
             write_csv_atomic(pd.DataFrame(columns=["family", "best"]), csv)
             write_text_atomic(f"# {title}\n\n{note}\n", md)
             continue
@@ -260,8 +260,8 @@ def write_paper_tables(summaries: pd.DataFrame, *, dataset: str, table1_target: 
         table, missing = small_features_table(summaries, target) if target in trained_targets else (
             pd.DataFrame(), list(SMALL_FEATURE_SETS))
         not_trained = (f"Not in this grid (no single-layer AT model trained for {target}): "
-                       f"{', '.join(missing)}; add them to `features.sets` (and an `AT_<size>` to "
-                       f"`train.models`) to fill their rows." if missing else "")
+                       f"{', '.join(missing)}; add an experiment training an `AT_<size>` on them "
+                       f"to the grid (`grids` in params.yaml) to fill their rows." if missing else "")
         if table.empty:
             write_csv_atomic(pd.DataFrame(columns=["features", "best"]), csv)
             write_text_atomic(f"# {title}\n\nSkipped: nothing to show. {not_trained}\n", md)
