@@ -1,9 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from mer.cv import Standardizer, assign_folds, predictions_table, split_fold, summarize_cv
-from mer.errors import ConfigError
+from mer.cv import (TRAIN_ONLY, Standardizer, assign_folds, make_folds, n_test_folds, predictions_table,
+                    split_fold, summarize_cv, training_seed)
+from mer.errors import ConfigError, DataError
 
 
 def test_every_song_in_exactly_one_fold():
@@ -76,6 +79,38 @@ def test_summarize_cv_mean_and_std(tmp_path):
     assert sorted(oof["song_id"].unique()) == [0, 1, 2] and len(oof) == 183
 
 
+def test_summarize_cv_over_seeds_averages_each_fold_then_spreads_over_folds_and_seeds(tmp_path):
+    # 2 folds (songs 0 and 1) x 2 training seeds; R² per (seed, fold)
+    r2 = {(0, 0): 0.2, (0, 1): 0.6, (1, 0): 0.4, (1, 1): 1.0}
+    metric_paths, prediction_paths = [], []
+    for (seed_index, fold), value in r2.items():
+        m = tmp_path / f"m{seed_index}{fold}.json"
+        m.write_text(f'{{"fold": {fold}, "seed_index": {seed_index}, "r2": {value}, "tau": 0.1, '
+                     f'"mae": 0.2, "epochs": 3}}')
+        p = tmp_path / f"p{seed_index}{fold}.csv"
+        predictions_table([fold], np.zeros((1, 61)), np.full((1, 61), float(seed_index))).to_csv(p, index=False)
+        metric_paths.append(m)
+        prediction_paths.append(p)
+    summary = summarize_cv(metric_paths, prediction_paths, summary_path=tmp_path / "s.json",
+                           predictions_path=tmp_path / "oof.csv", description={"model": "AT_8"})
+    assert summary["n_folds"] == 2 and summary["n_seeds"] == 2
+    fold_means = [0.3, 0.8]  # each fold averaged over the seeds first
+    assert summary["r2"] == pytest.approx(np.mean(fold_means))
+    assert summary["r2_std"] == pytest.approx(np.std(fold_means, ddof=1))
+    seed_means = [0.4, 0.7]  # each seed's mean over folds
+    assert summary["r2_seed_std"] == pytest.approx(np.std(seed_means, ddof=1))
+    assert summary["tau_seed_std"] == pytest.approx(0.0)
+    oof = pd.read_csv(tmp_path / "oof.csv")
+    assert len(oof) == 2 * 61 and np.allclose(oof["prediction"], 0.5)  # mean of seeds 0 and 1
+    assert list(oof.columns) == ["song_id", "frame", "time_s", "annotation", "prediction", "fold"]
+
+
+def test_training_seeds_differ_per_fold_and_seed_index_and_keep_the_first_seed():
+    assert training_seed(2020, 3, 0) == 2023  # one training seed: as before seeds existed
+    seeds = {training_seed(2020, fold, index) for fold in range(100) for index in range(5)}
+    assert len(seeds) == 500
+
+
 def _tiny_fold_inputs(n_songs=12, dims=3, seed=0):
     from mer.data.emomusic import Annotations
     from mer.features.storage import FeatureTable
@@ -133,3 +168,43 @@ def test_train_fold_never_uses_test_songs(tmp_path):
         assert torch.equal(tensor, saved[1]["state_dict"][name]), name
     losses = [pd.read_csv(o.history)[["train_loss", "val_loss"]] for o in (baseline, changed)]
     pd.testing.assert_frame_equal(*losses)
+
+
+SAMPLE_INFO = Path(__file__).resolve().parents[2] / "shared/data/emomusic-format-sample/songs_info.csv"
+
+
+def _info(sets: dict) -> pd.DataFrame:
+    return pd.DataFrame({"song_id": list(sets), "Mediaeval 2013 set": list(sets.values())}).set_index("song_id")
+
+
+def test_mediaeval2013_tests_the_evaluation_songs_once_and_trains_on_development():
+    info = _info({2: "development", 3: "evaluation", 4: "development", 5: "evaluation", 7: "development"})
+    folds = make_folds([7, 2, 3, 4, 5], split="mediaeval2013", n_folds=10, seed=0, info=info)
+    assert dict(zip(folds["song_id"], folds["fold"])) == {2: TRAIN_ONLY, 3: 0, 4: TRAIN_ONLY, 5: 0, 7: TRAIN_ONLY}
+    assert n_test_folds("mediaeval2013", 10) == 1 and n_test_folds("kfold", 10) == 10
+    split = split_fold(folds, 0, validation_fraction=0.34, seed=0)
+    assert list(split.test) == [3, 5]
+    assert sorted([*split.fit, *split.validation]) == [2, 4, 7] and len(split.validation) == 1
+    with pytest.raises(ConfigError, match="fold -1 does not exist"):
+        split_fold(folds, TRAIN_ONLY, validation_fraction=0.34, seed=0)
+
+
+@pytest.mark.skipif(not SAMPLE_INFO.is_file(), reason="needs ../shared/data/emomusic-format-sample")
+def test_mediaeval2013_reads_the_real_songs_info_layout():
+    from mer.data.emomusic import read_songs_info
+    info = read_songs_info(SAMPLE_INFO)
+    folds = make_folds(info.index, split="mediaeval2013", n_folds=10, seed=0, info=info, info_path=SAMPLE_INFO)
+    expected = info["Mediaeval 2013 set"].str.strip().eq("evaluation").map({True: 0, False: TRAIN_ONLY})
+    assert list(folds["fold"]) == list(expected.loc[folds["song_id"]])
+
+
+@pytest.mark.parametrize("info, message", [
+    (None, "no 'Mediaeval 2013 set' column"),
+    (_info({2: "development", 3: "evaluation"}), r"1 annotated song\(s\) have no row.*\[4\]"),
+    (_info({2: "development", 3: "evaluation", 4: "test"}), r"must be development or evaluation, found \['test'\]"),
+    (_info({2: "development", 3: "development", 4: "development"}), "needs both development and evaluation"),
+])
+def test_mediaeval2013_bad_songs_info_names_the_file_and_the_fix(info, message):
+    with pytest.raises(DataError, match=message) as raised:
+        make_folds([2, 3, 4], split="mediaeval2013", n_folds=10, seed=0, info=info, info_path="x/songs_info.csv")
+    assert "x/songs_info.csv" in str(raised.value) and "cv.split: kfold" in str(raised.value)

@@ -66,8 +66,8 @@ def fake_results(root, dataset="synthetic", targets=("arousal", "valence"), feat
             table.to_csv(folder / "predictions.csv", index=False)
             family = model.split("_")[0]
             for fold in range(3):
-                fold_dir = folder / f"fold{fold}"
-                fold_dir.mkdir()
+                fold_dir = folder / "seed0" / f"fold{fold}"
+                fold_dir.mkdir(parents=True)
                 ids = np.array([s for s in SONGS if FOLDS[s] == fold])
                 weights = (_attention(rng, len(ids), family == "BAT") if family in ("AT", "BAT")
                            else np.zeros((0, 0, 0), np.float32))
@@ -297,7 +297,7 @@ def test_figures_3_4_6_attention(tmp_path, low_dpi):
 def test_attention_of_the_clip_comes_from_its_test_fold(tmp_path):
     paths = fake_results(tmp_path / "results", targets=("arousal",))
     at = paths[3]
-    with np.load(at.parent / "fold1" / "attention.npz") as data:
+    with np.load(at.parent / "seed0" / "fold1" / "attention.npz") as data:
         expected = data["weights"][list(data["song_ids"]).index(21)]
     np.testing.assert_allclose(load_attention(at, 21), expected)
     with pytest.raises(ValueError, match="stores no attention"):
@@ -332,7 +332,7 @@ def test_figure5_chromagram_of_real_audio(tmp_path, low_dpi):
 
 def test_dvc_plot_series(tmp_path):
     paths = fake_results(tmp_path / "results", targets=("arousal",), models={"LSTM_8": 0.3, "AT_8": 0.5})
-    histories = sorted((tmp_path / "results").glob("*/*/*/fold*/history.csv"))
+    histories = sorted((tmp_path / "results").glob("*/*/*/seed*/fold*/history.csv"))
     clip = write_dvc_plots(paths, histories, out_dir=tmp_path / "plots", clip=None, clip_target="arousal",
                            clip_feature_set="compare")
     curve = pd.read_csv(tmp_path / "plots" / "learning_curves" / "arousal" / "compare" / "AT_8.csv")

@@ -1,4 +1,8 @@
-"""Process-level set-up: the locked first import of librosa (see mer.runtime.import_librosa)."""
+"""Process-level set-up: the locked first import of librosa (see mer.runtime.import_librosa).
+
+The child processes replace ``importlib.import_module`` with a recorder, so they show who
+waits for the lock and when the marker is written without compiling librosa (~25 s).
+"""
 
 import subprocess
 import sys
@@ -9,7 +13,14 @@ import pytest
 
 from mer import runtime
 
-IMPORT_AND_REPORT = "from mer.runtime import import_librosa; import_librosa(); print('imported', flush=True)"
+CHILD = """
+import importlib
+imported = []
+importlib.import_module = imported.append
+from mer.runtime import import_librosa
+import_librosa()
+print(" ".join(imported), flush=True)
+"""
 
 
 def _blocked_flock_pids() -> set[int]:
@@ -22,25 +33,66 @@ def _blocked_flock_pids() -> set[int]:
     return pids
 
 
-@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks to see a blocked flock")
-def test_a_second_process_waits_for_the_lock_before_importing_librosa():
+def _start_child(cache_dir: Path) -> subprocess.Popen:
+    import os
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    return subprocess.Popen([sys.executable, "-c", CHILD], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_until_blocked(child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    try:
+        while child.pid not in _blocked_flock_pids():
+            assert child.poll() is None, f"imported without waiting for the lock: {child.communicate()}"
+            assert time.monotonic() < deadline, "the child never waited for the lock"
+            time.sleep(0.05)
+    except BaseException:
+        child.kill()
+        raise
+
+
+needs_proc_locks = pytest.mark.skipif(not Path("/proc/locks").exists(),
+                                      reason="needs Linux /proc/locks to see a blocked flock")
+
+
+@needs_proc_locks
+def test_with_an_unfilled_cache_a_second_process_waits_for_the_lock(tmp_path, monkeypatch):
     # Parallel jobs compiling librosa at once corrupt numba's cache (numba#10128): while one
-    # process holds the lock, another must block in flock, then import once it is released.
+    # process holds the lock, another must block in flock, import once it is released, and
+    # then mark the cache as filled.
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     with runtime._numba_cache_lock():
-        child = subprocess.Popen([sys.executable, "-c", IMPORT_AND_REPORT],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 60
-            while child.pid not in _blocked_flock_pids():
-                assert child.poll() is None, f"imported without waiting for the lock: {child.communicate()}"
-                assert time.monotonic() < deadline, "the child never waited for the lock"
-                time.sleep(0.05)
-        except BaseException:
-            child.kill()
-            raise
-    stdout, stderr = child.communicate(timeout=300)
+        child = _start_child(tmp_path)
+        _wait_until_blocked(child)
+        assert not (tmp_path / "mer-librosa-import.filled").exists()
+    stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 0, stderr
-    assert stdout.strip() == "imported"
+    assert stdout.split() == ["librosa", *runtime._LIBROSA_EAGER_MODULES]
+    assert (tmp_path / "mer-librosa-import.filled").read_text() == runtime._cache_stamp()
+
+
+@needs_proc_locks
+def test_with_a_filled_cache_processes_import_without_waiting(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    (tmp_path / "mer-librosa-import.filled").write_text(runtime._cache_stamp())
+    with runtime._numba_cache_lock():
+        child = _start_child(tmp_path)
+        stdout, stderr = child.communicate(timeout=120)  # would hang here if it took the lock
+    assert child.returncode == 0, stderr
+    assert stdout.split() == ["librosa", *runtime._LIBROSA_EAGER_MODULES]
+
+
+@needs_proc_locks
+def test_a_stale_marker_takes_the_lock_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    (tmp_path / "mer-librosa-import.filled").write_text("numba 0.1 librosa 0.1 0\n")  # another install
+    with runtime._numba_cache_lock():
+        child = _start_child(tmp_path)
+        _wait_until_blocked(child)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 0, stderr
+    assert (tmp_path / "mer-librosa-import.filled").read_text() == runtime._cache_stamp()
 
 
 def test_the_lock_sits_in_numba_cache_dir_when_set(tmp_path, monkeypatch):

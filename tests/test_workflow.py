@@ -52,7 +52,7 @@ def test_snakemake_then_dvc_repro(tiny_repo):
         assert (repo / output).stat().st_size > 0, output
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "synthetic" in table1 and "AT single" in table1 and "LSTM single" in table1
-    assert len(list((repo / "results/synthetic").glob("*/*/*/fold*/model.pt"))) == 3 * 2 * 2  # 3 runs x 2 targets x 2 folds
+    assert len(list((repo / "results/synthetic").glob("*/*/*/seed0/fold*/model.pt"))) == 3 * 2 * 2  # 3 runs x 2 targets x 2 folds
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
 
     # DVC over the finished workflow: every stage runs its Snakemake target, nothing recomputes
@@ -66,7 +66,7 @@ def test_snakemake_then_dvc_repro(tiny_repo):
 
     # An experiment on a training parameter (`dvc exp run -S`): training and report rerun,
     # features stay cached
-    model = next((repo / "results/synthetic").glob("arousal/spectral/AT_8/fold0/model.pt"))
+    model = next((repo / "results/synthetic").glob("arousal/spectral/AT_8/seed0/fold0/model.pt"))
     model_mtime = model.stat().st_mtime_ns
     experiment = run(["dvc", "exp", "run", "-S", "grids.tiny.max_epochs=4"], repo)
     output = experiment.stdout + experiment.stderr
@@ -87,3 +87,13 @@ def test_snakemake_then_dvc_repro(tiny_repo):
     between_commits = run(["dvc", "metrics", "diff", "HEAD~1"], repo).stdout
     assert "synthetic.arousal.spectral.AT_8.r2" in between_commits
     assert "synthetic.valence.compare.LSTM_8.mae" in between_commits
+
+
+def test_mediaeval2013_split_plans_one_test_fold_per_run(tmp_path):
+    repo = copy_repo(tmp_path)
+    write_params(repo, {"cv": {"split": "mediaeval2013"}})
+    plan = run(["snakemake", "-n", "--quiet", "rules"], repo).stdout
+    train_jobs = next(int(line.split()[1]) for line in plan.splitlines() if line.startswith("train_fold "))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    n_runs = sum(len(e["feature_sets"]) * len(e["models"]) for e in params["grids"]["quick"]["experiments"])
+    assert train_jobs == n_runs * len(params["train"]["targets"])  # one fold, not cv.folds

@@ -3,6 +3,9 @@
 Protocol (the paper's, with the two choices it leaves open made explicit):
 
 * Songs are split into ``k`` folds (seeded shuffle); a song's frames never straddle folds.
+  With ``cv.split: mediaeval2013`` there is one fold instead: emoMusic's own split, the 125
+  "evaluation" songs tested once, the 619 "development" songs only ever trained on (fold
+  ``TRAIN_ONLY`` in folds.csv).
 * For test fold ``f``, the remaining songs are the training songs. A seeded
   ``validation_fraction`` of them is held out for early stopping; the model is fitted on
   the rest. The test fold is touched only once, for the final predictions.
@@ -28,6 +31,8 @@ from mer.metrics import evaluate
 
 log = logging.getLogger(__name__)
 
+METRIC_NAMES = ("r2", "tau", "mae")
+
 
 def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
     """A table song_id -> fold (0..n_folds-1), shuffled with ``seed``."""
@@ -44,6 +49,57 @@ def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"song_id": song_ids, "fold": folds})
 
 
+CV_SPLITS = ("kfold", "mediaeval2013")
+TRAIN_ONLY = -1  # fold of a song that is never a test song (mediaeval2013's development set)
+MEDIAEVAL_COLUMN = "Mediaeval 2013 set"
+
+
+def mediaeval2013_folds(song_ids, info: pd.DataFrame | None, info_path="songs_info.csv") -> pd.DataFrame:
+    """emoMusic's MediaEval 2013 split as folds: evaluation songs fold 0, development songs
+    ``TRAIN_ONLY``. Every annotated song must be listed in songs_info.csv with one of the two."""
+    song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
+    fix = "fix the file, or use `cv.split: kfold`"
+    if info is None or MEDIAEVAL_COLUMN not in info.columns:
+        raise DataError(f"{info_path}: no {MEDIAEVAL_COLUMN!r} column, which `cv.split: "
+                        f"mediaeval2013` needs; {fix}")
+    sets = info[MEDIAEVAL_COLUMN].astype(str).str.strip().str.lower()
+    missing = [int(song) for song in song_ids if song not in sets.index]
+    if missing:
+        raise DataError(f"{info_path}: {len(missing)} annotated song(s) have no row, so no "
+                        f"{MEDIAEVAL_COLUMN!r}: {missing[:10]}; {fix}")
+    sets = sets.loc[song_ids]
+    unknown = sorted(set(sets) - {"development", "evaluation"})
+    if unknown:
+        raise DataError(f"{info_path}: {MEDIAEVAL_COLUMN!r} must be development or evaluation, "
+                        f"found {unknown}; {fix}")
+    if not (sets == "evaluation").any() or not (sets == "development").any():
+        raise DataError(f"{info_path}: {MEDIAEVAL_COLUMN!r} needs both development and "
+                        f"evaluation songs among the annotated ones; {fix}")
+    folds = np.where(sets.to_numpy() == "evaluation", 0, TRAIN_ONLY)
+    return pd.DataFrame({"song_id": song_ids, "fold": folds})
+
+
+def make_folds(song_ids, *, split: str, n_folds: int, seed: int, info=None,
+               info_path="songs_info.csv") -> pd.DataFrame:
+    """folds.csv for ``cv.split``: seeded k-fold by song, or the MediaEval 2013 split."""
+    if split == "kfold":
+        return assign_folds(song_ids, n_folds, seed)
+    if split == "mediaeval2013":
+        return mediaeval2013_folds(song_ids, info, info_path)
+    raise ConfigError(f"unknown `cv.split` {split!r}; valid: {', '.join(CV_SPLITS)}")
+
+
+def training_seed(seed: int, fold: int, seed_index: int) -> int:
+    """Initialisation and shuffling seed of one training job: ``seed + fold`` for the first
+    training seed (``seed_index`` 0), offset by 1000 per further one (folds are < 100)."""
+    return seed + fold + 1000 * seed_index
+
+
+def n_test_folds(split: str, n_folds: int) -> int:
+    """How many test folds (training jobs per model and target) the split has."""
+    return 1 if split == "mediaeval2013" else n_folds
+
+
 @dataclass(frozen=True)
 class FoldSplit:
     fit: np.ndarray  # songs the model is fitted on
@@ -53,7 +109,7 @@ class FoldSplit:
 
 def split_fold(folds: pd.DataFrame, fold: int, validation_fraction: float, seed: int) -> FoldSplit:
     """Fit / validation / test song ids of one fold; validation drawn from training songs."""
-    if fold not in set(folds["fold"]):
+    if fold < 0 or fold not in set(folds["fold"]):
         raise ConfigError(f"fold {fold} does not exist; folds are 0..{folds['fold'].max()}")
     test = folds.loc[folds["fold"] == fold, "song_id"].to_numpy()
     train = folds.loc[folds["fold"] != fold, "song_id"].to_numpy()
@@ -107,8 +163,13 @@ def predictions_table(song_ids, annotation, prediction) -> pd.DataFrame:
 
 def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target: str,
                model_name: str, train_config, model_options: dict, validation_fraction: float,
-               seed: int, outputs: FoldOutputs, dataset: str = "", feature_set: str = "") -> dict:
-    """Train one model on one fold and write checkpoint, predictions, attention, history, metrics."""
+               seed: int, outputs: FoldOutputs, dataset: str = "", feature_set: str = "",
+               seed_index: int = 0) -> dict:
+    """Train one model on one fold and write checkpoint, predictions, attention, history, metrics.
+
+    ``seed`` draws the validation songs (the same for every training seed);
+    ``train_config.seed`` initialises and shuffles; ``seed_index`` numbers the training seed.
+    """
     # imported here: torch is heavy and fold splitting does not need it
     from mer.models import build_model, has_attention
     from mer.runtime import seed_everything
@@ -130,22 +191,22 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
 
     seed_everything(train_config.seed)
     model = build_model(model_name, input_dim=x_fit.shape[-1], **model_options)
-    log.info("fold %d: %d fit / %d validation / %d test songs, %s on %s (%d dims)", fold,
-             len(split.fit), len(split.validation), len(split.test), model_name,
-             features.feature_set, x_fit.shape[-1])
+    log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
+             fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
+             model_name, features.feature_set, x_fit.shape[-1])
     history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
     prediction, attention = predict(model, x_test, device=train_config.device)
     metrics = evaluate(y_test, prediction)
     # the restored weights are those of the last epoch that improved (Keras rule, see fit)
     best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
-    metrics.update(fold=fold, epochs=len(history), best_epoch=int(best["epoch"]),
+    metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
                    best_val_loss=float(best["val_loss"]))
     log.info("fold %d test: R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"], metrics["tau"], metrics["mae"])
 
     save_checkpoint(outputs.model, model, model_name=model_name, input_dim=int(x_fit.shape[-1]),
                     model_options=model_options,
                     extra={"dataset": dataset, "feature_set": feature_set, "target": target,
-                           "fold": fold, "feature_mean": scaler.mean.tolist(),
+                           "fold": fold, "seed_index": seed_index, "feature_mean": scaler.mean.tolist(),
                            "feature_std": scaler.std.tolist(), "metrics": metrics})
     write_csv_atomic(predictions_table(split.test, y_test, prediction), outputs.predictions)
     write_csv_atomic(pd.DataFrame(history), outputs.history)
@@ -164,22 +225,40 @@ def _save_attention(path: Path, song_ids, attention) -> None:
                                 has_attention=np.array(attention is not None))
 
 
+def _std(values) -> float:
+    values = np.asarray(values, dtype=float)
+    return float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path,
                  predictions_path: Path, description: dict) -> dict:
-    """Mean and std over folds of each metric, plus pooled out-of-fold predictions."""
-    per_fold = [json.loads(Path(p).read_text()) for p in fold_metric_paths]
-    table = pd.DataFrame(per_fold).sort_values("fold")
+    """Mean and std over folds of each metric, plus pooled out-of-fold predictions.
+
+    With several training seeds (``train.seeds``) each fold's metric is first averaged over
+    the seeds, so ``<metric>_std`` is the spread over folds of those averages;
+    ``<metric>_seed_std`` is the spread over seeds of each seed's mean over folds (0 with
+    one seed). Out-of-fold predictions are averaged over the seeds, frame by frame.
+    """
+    runs = [json.loads(Path(p).read_text()) for p in fold_metric_paths]
+    for run in runs:
+        run.setdefault("seed_index", 0)
+    table = pd.DataFrame(runs).sort_values(["seed_index", "fold"])
+    per_fold = table.groupby("fold")[list(METRIC_NAMES)].mean()
+    per_seed = table.groupby("seed_index")[list(METRIC_NAMES)].mean()
     summary = dict(description)
-    summary["n_folds"] = len(table)
-    for metric in ("r2", "tau", "mae"):
-        values = table[metric].to_numpy(dtype=float)
-        summary[metric] = float(np.nanmean(values))
-        summary[f"{metric}_std"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+    summary["n_folds"] = len(per_fold)
+    summary["n_seeds"] = len(per_seed)
+    for metric in METRIC_NAMES:
+        summary[metric] = float(np.nanmean(per_fold[metric].to_numpy(dtype=float)))
+        summary[f"{metric}_std"] = _std(per_fold[metric])
+        summary[f"{metric}_seed_std"] = _std(per_seed[metric])
     summary["epochs_mean"] = float(table["epochs"].mean())
-    summary["folds"] = per_fold
+    summary["folds"] = sorted(runs, key=lambda run: (run["seed_index"], run["fold"]))
     oof = pd.concat([pd.read_csv(p).assign(fold=int(m["fold"]))
-                     for p, m in zip(fold_prediction_paths, per_fold)], ignore_index=True)
-    oof = oof.sort_values(["song_id", "frame"], kind="stable")
+                     for p, m in zip(fold_prediction_paths, runs)], ignore_index=True)
+    oof = (oof.groupby(["song_id", "frame"], sort=True, as_index=False)
+              .agg(time_s=("time_s", "first"), annotation=("annotation", "first"),
+                   prediction=("prediction", "mean"), fold=("fold", "first")))
     write_csv_atomic(oof, predictions_path)
     write_json_atomic(summary, summary_path)
     return summary

@@ -62,16 +62,45 @@ def import_librosa():
     with a segmentation fault (numba issue 10128, librosa issue 1998). The first import in a
     process therefore holds an exclusive file lock while librosa's eagerly compiled modules
     load; the first process compiles (~25 s on a cold cache), the rest wait, then load.
+    Once a locked import has filled the cache, a marker beside the lock (numba and librosa
+    versions, librosa's install time) lets later processes import without waiting.
     """
+    import importlib
+
     librosa = sys.modules.get("librosa")
     if librosa is not None and all(name in sys.modules for name in _LIBROSA_EAGER_MODULES):
         return librosa
-    with _numba_cache_lock():
-        import importlib
+    lock_path = _numba_cache_lock_path()
+    marker, stamp = lock_path.with_suffix(".filled"), _cache_stamp()
+    if _read(marker) == stamp:  # the cache is complete: loading only reads it
         librosa = importlib.import_module("librosa")
         for name in _LIBROSA_EAGER_MODULES:
             importlib.import_module(name)
+        return librosa
+    with _numba_cache_lock(lock_path):
+        librosa = importlib.import_module("librosa")
+        for name in _LIBROSA_EAGER_MODULES:
+            importlib.import_module(name)
+        try:
+            from mer.io import write_text_atomic
+            write_text_atomic(stamp, marker)
+        except OSError:  # a read-only cache folder: every import keeps taking the lock
+            pass
     return librosa
+
+
+def _cache_stamp() -> str:
+    from importlib.metadata import version
+    spec = importlib.util.find_spec("librosa")
+    installed = Path(spec.origin).stat().st_mtime_ns if spec and spec.origin else 0
+    return f"numba {version('numba')} librosa {version('librosa')} {installed}\n"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def _numba_cache_lock_path() -> Path:
@@ -89,13 +118,13 @@ def _numba_cache_lock_path() -> Path:
 
 
 @contextlib.contextmanager
-def _numba_cache_lock():
+def _numba_cache_lock(path: Path | None = None):
     try:
         import fcntl
     except ImportError:  # not on POSIX: no lock (the pipeline targets Linux and macOS)
         yield
         return
-    path = _numba_cache_lock_path()
+    path = path or _numba_cache_lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 
 from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs, grid_models, grid_runs,
                         validate_params)
+from mer.cv import n_test_folds
 from mer.errors import ConfigError
 from mer.features import feature_set as lookup_feature_set
 from mer.models import has_attention, parse_model_name
@@ -24,7 +25,8 @@ MODELS = grid_models(config)
 MAX_EPOCHS = grid_max_epochs(config)
 BASELINE_MODEL = grid_baseline_model(config)
 TARGETS = config["train"]["targets"]
-N_FOLDS = config["cv"]["folds"]
+N_FOLDS = n_test_folds(config["cv"]["split"], config["cv"]["folds"])  # 1 for mediaeval2013
+N_SEEDS = config["train"]["seeds"]  # training seeds per configuration
 N_SHARDS = config["features"]["shards"]
 
 RAW = f"data/raw/{DATASET}"
@@ -39,6 +41,7 @@ wildcard_constraints:
     target="|".join(TARGETS),
     model="|".join(MODELS),
     fold=r"\d+",
+    seed_index=r"\d+",
     shard=r"\d+",
 
 
@@ -111,11 +114,12 @@ def models_of_family(family, feature_set=None):
     return [m for m in models if parse_model_name(m).family == family]
 
 
-def fold_files(name, models, feature_sets=None):
+def fold_files(name, models, feature_sets=None, seeds=None):
     """Per-fold files (e.g. history.csv, attention.npz) of the grid's runs of ``models``
-    (on ``feature_sets``, default all), every target and fold."""
-    return [f"{run_dir}/fold{fold}/{name}"
-            for run_dir in run_dirs(feature_sets, models) for fold in range(N_FOLDS)]
+    (on ``feature_sets``, default all), every target, training seed (or ``seeds``) and fold."""
+    return [f"{run_dir}/seed{seed}/fold{fold}/{name}"
+            for run_dir in run_dirs(feature_sets, models)
+            for seed in (range(N_SEEDS) if seeds is None else seeds) for fold in range(N_FOLDS)]
 
 
 def models_on(feature_set):

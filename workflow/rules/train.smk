@@ -1,4 +1,5 @@
-# Stage 3: fold split, one training job per target x feature set x model x fold, summaries.
+# Stage 3: fold split, one training job per target x feature set x model x seed x fold,
+# summaries. `seed{r}` is the r-th training seed (`train.seeds`); the fold split is shared.
 
 
 rule train:
@@ -12,7 +13,8 @@ rule split_folds:
     output:
         f"{RESULTS}/folds.csv",
     params:
-        folds=N_FOLDS,
+        split=config["cv"]["split"],
+        folds=config["cv"]["folds"],
         seed=config["seed"],
     threads: 1
     resources:
@@ -33,11 +35,11 @@ rule train_fold:
         values=f"{FEATURES}/{{feature_set}}.npy",
         index=f"{FEATURES}/{{feature_set}}.json",
     output:
-        model=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/model.pt",
-        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/predictions.csv",
-        attention=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/attention.npz",
-        history=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/history.csv",
-        metrics=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}/metrics.json",
+        model=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/model.pt",
+        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/predictions.csv",
+        attention=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/attention.npz",
+        history=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/history.csv",
+        metrics=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/metrics.json",
     params:
         dataset=DATASET,
         seed=config["seed"],
@@ -50,9 +52,9 @@ rule train_fold:
         gpu=train_gpus(),
         runtime=train_runtime_min,
     log:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.log",
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.log",
     benchmark:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}.benchmark.tsv"
+        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.benchmark.tsv"
     script:
         "../scripts/train_fold.py"
 
@@ -60,11 +62,13 @@ rule train_fold:
 rule summarize_cv:
     input:
         metrics=expand(
-            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/fold{{fold}}/metrics.json",
+            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/seed{{seed_index}}/fold{{fold}}/metrics.json",
+            seed_index=range(N_SEEDS),
             fold=range(N_FOLDS),
         ),
         predictions=expand(
-            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/fold{{fold}}/predictions.csv",
+            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/seed{{seed_index}}/fold{{fold}}/predictions.csv",
+            seed_index=range(N_SEEDS),
             fold=range(N_FOLDS),
         ),
     output:

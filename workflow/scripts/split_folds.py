@@ -1,14 +1,19 @@
-"""Assign every annotated song to one cross-validation fold."""
+"""Assign every annotated song to one cross-validation fold (`cv.split`)."""
 
-from mer.cv import assign_folds
-from mer.data.emomusic import load_annotations
+from pathlib import Path
+
+from mer.cv import make_folds
+from mer.data.emomusic import SONGS_INFO, load_annotations
 from mer.io import write_csv_atomic
 from mer.jobs import run_job
 
 
 def main(sm):
-    song_ids = load_annotations(sm.input[0]).song_ids
-    write_csv_atomic(assign_folds(song_ids, sm.params.folds, sm.params.seed), sm.output[0])
+    annotations = load_annotations(sm.input[0])
+    folds = make_folds(annotations.song_ids, split=sm.params.split, n_folds=sm.params.folds,
+                       seed=sm.params.seed, info=annotations.info,
+                       info_path=Path(sm.input[0]) / "annotations" / SONGS_INFO)
+    write_csv_atomic(folds, sm.output[0])
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

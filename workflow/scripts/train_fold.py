@@ -1,8 +1,8 @@
-"""Train one model (target x feature set x model) on one cross-validation fold."""
+"""Train one model (target x feature set x model) with one training seed on one CV fold."""
 
 import pandas as pd
 
-from mer.cv import FoldOutputs, train_fold
+from mer.cv import FoldOutputs, train_fold, training_seed
 from mer.data.emomusic import load_annotations
 from mer.features import load_features
 from mer.jobs import run_job
@@ -10,8 +10,8 @@ from mer.training import TrainConfig
 
 
 def main(sm):
-    fold = int(sm.wildcards.fold)
-    train_config = TrainConfig(seed=sm.params.seed + fold, **sm.params.train)
+    fold, seed_index = int(sm.wildcards.fold), int(sm.wildcards.seed_index)
+    train_config = TrainConfig(seed=training_seed(sm.params.seed, fold, seed_index), **sm.params.train)
     train_fold(
         features=load_features(sm.input.values, sm.input.index),
         annotations=load_annotations(sm.input.raw),
@@ -26,6 +26,7 @@ def main(sm):
         outputs=FoldOutputs(**{k: sm.output[k] for k in FoldOutputs.__dataclass_fields__}),
         dataset=sm.params.dataset,
         feature_set=sm.wildcards.feature_set,
+        seed_index=seed_index,
     )
 
 

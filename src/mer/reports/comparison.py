@@ -33,9 +33,9 @@ CONFIDENCE = 0.95
 
 
 def fold_r2(summary_path) -> pd.Series:
-    """Per-fold R² of one model, indexed by fold number (from ``cv_summary.json``)."""
-    folds = json.loads(Path(summary_path).read_text())["folds"]
-    return pd.Series({int(f["fold"]): float(f["r2"]) for f in folds}, dtype=float).sort_index()
+    """Per-fold R² of one model (mean over its training seeds), indexed by fold number."""
+    runs = pd.DataFrame(json.loads(Path(summary_path).read_text())["folds"])
+    return runs.groupby("fold")["r2"].mean().astype(float).sort_index()
 
 
 def song_statistics(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def write_dvc_plots(summary_paths, history_paths, *, out_dir, clip: int | None, 
     summaries = load_summaries(summary_paths)
     histories: dict[Path, list[Path]] = {}
     for path in map(Path, history_paths):
-        histories.setdefault(path.parent.parent, []).append(path)
+        histories.setdefault(path.parents[2], []).append(path)  # <model>/seed<r>/fold<k>/history.csv
     if clip is None:
         best = best_model(summaries, clip_target, clip_feature_set)
         clip = median_error_clip(pd.read_csv(Path(best["summary_path"]).with_name("predictions.csv")))
@@ -49,7 +49,7 @@ def write_dvc_plots(summary_paths, history_paths, *, out_dir, clip: int | None, 
         model_dir = Path(row.summary_path).parent
         name = Path(row.target) / row.feature_set / f"{row.model}.csv"
         if model_dir not in histories:
-            raise ValueError(f"no history.csv files given for {model_dir}; pass its fold*/history.csv")
+            raise ValueError(f"no history.csv files given for {model_dir}; pass its seed*/fold*/history.csv")
         write_csv_atomic(learning_curve(histories[model_dir]),
                          out_dir / "learning_curves" / name)
         predictions = pd.read_csv(model_dir / "predictions.csv")

@@ -177,13 +177,14 @@ def resolve_clips(summaries: pd.DataFrame, clips, *, target: str, feature_set: s
 def load_attention(summary_path, song_id: int) -> np.ndarray:
     """(T, T) attention of ``song_id`` (row: predicted frame, column: attended frame).
 
-    Read from the fold in which the song was a test song (its out-of-fold map).
+    Read from the fold in which the song was a test song (its out-of-fold map), trained
+    with the first training seed.
     """
     predictions = pd.read_csv(_predictions_path(summary_path))
     folds = predictions.loc[predictions["song_id"] == song_id, "fold"].unique()
     if len(folds) == 0:
         raise ValueError(f"clip {song_id} has no out-of-fold predictions next to {summary_path}")
-    path = Path(summary_path).with_name(f"fold{int(folds[0])}") / "attention.npz"
+    path = Path(summary_path).with_name("seed0") / f"fold{int(folds[0])}" / "attention.npz"
     with np.load(path) as data:
         if not bool(data["has_attention"]):
             raise ValueError(f"{path}: this model stores no attention (only AT, BAT and Transformer do)")

@@ -52,9 +52,11 @@ def load_summaries(paths) -> pd.DataFrame:
     for path in paths:
         summary = json.loads(Path(path).read_text())
         row = {key: summary[key] for key in ("dataset", "target", "feature_set", "model", "n_folds")}
+        row["n_seeds"] = summary.get("n_seeds", 1)
         for metric in METRICS:
             row[metric] = summary[metric]
             row[f"{metric}_std"] = summary[f"{metric}_std"]
+            row[f"{metric}_seed_std"] = summary.get(f"{metric}_seed_std", 0.0)
         row["group"] = family_group(summary["model"])
         row["summary_path"] = str(path)
         rows.append(row)
@@ -68,6 +70,8 @@ def metrics_tree(summaries: pd.DataFrame) -> dict:
         leaf = tree.setdefault(row.dataset, {}).setdefault(row.target, {}).setdefault(row.feature_set, {})
         leaf[row.model] = {m: round(float(getattr(row, m)), 6) for m in
                            ("r2", "r2_std", "tau", "tau_std", "mae", "mae_std")}
+        if row.n_seeds > 1:
+            leaf[row.model]["r2_seed_std"] = round(float(row.r2_seed_std), 6)
     return tree
 
 
@@ -174,8 +178,13 @@ def all_models_table(summaries: pd.DataFrame) -> pd.DataFrame:
     table = summaries.sort_values(["target", "feature_set", "group", "model"]).copy()
     for metric in METRICS:
         table[metric] = table.apply(lambda row, m=metric: _mean_std(row, m), axis=1)
-    return table[["target", "feature_set", "group", "model", "n_folds", "r2", "tau", "mae"]].rename(
-        columns={"feature_set": "feature set", "n_folds": "folds", "r2": "R²", "tau": "τ̄", "mae": "MAE"})
+    columns = ["target", "feature_set", "group", "model", "n_folds", "n_seeds", "r2", "tau", "mae"]
+    if (table["n_seeds"] > 1).any():  # the spread a different training seed alone causes
+        table["r2_seed_std"] = table["r2_seed_std"].map(lambda value: f"{value:.2f}")
+        columns.append("r2_seed_std")
+    return table[columns].rename(
+        columns={"feature_set": "feature set", "n_folds": "folds", "n_seeds": "seeds", "r2": "R²",
+                 "tau": "τ̄", "mae": "MAE", "r2_seed_std": "R² std over seeds"})
 
 
 def to_markdown(table: pd.DataFrame, title: str, notes: str = "") -> str:
