@@ -4,6 +4,8 @@ Each test works in a temporary copy of the repository (its own git repo), with a
 file shrunk to a few songs, two folds and two epochs.
 """
 
+import json
+
 import pytest
 import yaml
 
@@ -97,3 +99,26 @@ def test_mediaeval2013_split_plans_one_test_fold_per_run(tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     n_runs = sum(len(e["feature_sets"]) * len(e["models"]) for e in params["grids"]["quick"]["experiments"])
     assert train_jobs == n_runs * len(params["train"]["targets"])  # one fold, not cv.folds
+
+
+def test_a_local_copy_in_the_real_layout_runs_end_to_end(tmp_path):
+    # The user's own copy (`dataset: local`): the real annotation files' first rows, byte for
+    # byte, with a 45 s clip per song; checked, imported, then the whole workflow.
+    from dataset_builders import SAMPLE_IDS, make_emomusic_copy
+    from workflow_helpers import MINIMAL
+
+    copy = make_emomusic_copy(tmp_path / "my emoMusic copy", seconds=45.1)
+    repo = copy_repo(tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    write_params(repo, {**MINIMAL, "dataset": "local",
+                        "datasets": {**params["datasets"], "local": {"path": str(copy)}}})
+    run(["snakemake", "--cores", "2"], repo)
+
+    assert sorted(int(p.stem) for p in (repo / "data/raw/local/clips_45seconds").glob("*.mp3")) == SAMPLE_IDS
+    table1 = (repo / "reports/tables/table1.md").read_text()
+    assert "dataset: local" in table1 and "synthetic" not in table1
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert set(metrics) == {"local"} and "LSTM_8" in metrics["local"]["arousal"]["spectral"]
+    predictions = (repo / "results/local/arousal/spectral/LSTM_8/predictions.csv").read_text().splitlines()
+    assert len(predictions) == 1 + len(SAMPLE_IDS) * 61  # every song out of fold once, 61 frames
+    assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
