@@ -14,12 +14,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; restored at once
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path in the target's folder; move it onto ``path`` on success."""
+    """Yield a temporary path in the target's folder; move it onto ``path`` on success.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (0666 less the
+    umask), not mkstemp's private 0600: tables, figures and features are shared data.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(handle, 0o666 & ~_umask())
     os.close(handle)
     try:
         yield Path(tmp)
@@ -54,7 +65,7 @@ def atomic_directory(path: str | Path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
-    os.chmod(staging, 0o755)  # mkdtemp makes it private; datasets are ordinary data
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; datasets are ordinary data
     try:
         yield staging
         if path.exists() or path.is_symlink():
