@@ -3,7 +3,7 @@
 
 VENV ?= .venv
 PYTHON ?= python3
-CORES ?= 8
+CORES ?= all
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mer-installed
 
