@@ -170,7 +170,7 @@ def test_train_fold_never_uses_test_songs(tmp_path):
     pd.testing.assert_frame_equal(*losses)
 
 
-SAMPLE_INFO = Path(__file__).resolve().parents[2] / "shared/data/emomusic-format-sample/songs_info.csv"
+SAMPLE_INFO = Path(__file__).resolve().parent / "data/emomusic-format-sample/songs_info.csv"
 
 
 def _info(sets: dict) -> pd.DataFrame:
@@ -189,7 +189,6 @@ def test_mediaeval2013_tests_the_evaluation_songs_once_and_trains_on_development
         split_fold(folds, TRAIN_ONLY, validation_fraction=0.34, seed=0)
 
 
-@pytest.mark.skipif(not SAMPLE_INFO.is_file(), reason="needs ../shared/data/emomusic-format-sample")
 def test_mediaeval2013_reads_the_real_songs_info_layout():
     from mer.data.emomusic import read_songs_info
     info = read_songs_info(SAMPLE_INFO)
