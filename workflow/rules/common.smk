@@ -9,7 +9,7 @@ from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs,
 from mer.cv import n_test_folds
 from mer.errors import ConfigError
 from mer.features import feature_set as lookup_feature_set
-from mer.models import has_attention, parse_model_name
+from mer.models import parse_model_name
 
 
 try:
@@ -47,10 +47,6 @@ wildcard_constraints:
 
 def feature_outputs():
     return expand(f"{FEATURES}/{{feature_set}}.npy", feature_set=FEATURE_SETS)
-
-
-def fold_dir(wildcards=None):
-    return f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/fold{{fold}}"
 
 
 def run_dirs(feature_sets=None, models=None):
