@@ -62,9 +62,9 @@ def import_librosa():
     with a segmentation fault (numba issue 10128, librosa issue 1998). The first import in a
     process therefore holds an exclusive file lock while librosa's eagerly compiled modules
     load; the first process compiles (~25 s on a cold cache), the rest wait, then load.
-    Once a locked import has filled the cache, a marker beside the lock (numba and librosa
-    versions, librosa's install time, the number of cache index files) lets later processes
-    import without waiting, until any of these changes (e.g. the cache is deleted).
+    Once a locked import has filled the cache, a marker beside the lock (the install times
+    of numba and librosa, the number of cache index files) lets later processes import
+    without waiting, until any of these changes (a reinstall, a deleted cache).
     """
     import importlib
 
@@ -73,20 +73,17 @@ def import_librosa():
         return librosa
     lock_path = _numba_cache_lock_path()
     marker = lock_path.with_suffix(".filled")
-    if _read(marker) == _cache_stamp():  # the cache is complete: loading only reads it
+    filled = _read(marker) == _cache_stamp()  # then loading only reads the cache
+    with contextlib.nullcontext() if filled else _numba_cache_lock(lock_path):
         librosa = importlib.import_module("librosa")
         for name in _LIBROSA_EAGER_MODULES:
             importlib.import_module(name)
-        return librosa
-    with _numba_cache_lock(lock_path):
-        librosa = importlib.import_module("librosa")
-        for name in _LIBROSA_EAGER_MODULES:
-            importlib.import_module(name)
-        try:
-            from mer.io import write_text_atomic
-            write_text_atomic(_cache_stamp(), marker)
-        except OSError:  # a read-only cache folder: every import keeps taking the lock
-            pass
+        if not filled:
+            try:
+                from mer.io import write_text_atomic
+                write_text_atomic(_cache_stamp(), marker)
+            except OSError:  # a read-only cache folder: every import keeps taking the lock
+                pass
     return librosa
 
 
