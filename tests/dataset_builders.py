@@ -168,8 +168,38 @@ def deam_dynamic_csv(target: str, lengths=DEAM_LENGTHS) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_deam_copy(root: Path, lengths=DEAM_LENGTHS, audio_seconds: float = 1.0) -> Path:
-    """An unzipped DEAM copy: annotations (real file names, quirks) and MEMD_audio/{id}.mp3."""
+# 65 LLDs x (smoothed, its delta) x (mean, std) = DEAM's 260 columns
+DEAM_FEATURE_COLUMNS = [f"{name}_{kind}_{stat}" for name in
+                        ("F0final", "voicingFinalUnclipped", "jitterLocal", "jitterDDP",
+                         "shimmerLocal", "logHNR", "audspec_lengthL1norm",
+                         "audspecRasta_lengthL1norm", "pcm_RMSenergy", "pcm_zcr",
+                         *(f"audSpec_Rfilt[{i}]" for i in range(26)),
+                         "pcm_fftMag_fband250-650", "pcm_fftMag_fband1000-4000",
+                         "pcm_fftMag_spectralRollOff25.0", "pcm_fftMag_spectralRollOff50.0",
+                         "pcm_fftMag_spectralRollOff75.0", "pcm_fftMag_spectralRollOff90.0",
+                         "pcm_fftMag_spectralFlux", "pcm_fftMag_spectralCentroid",
+                         "pcm_fftMag_spectralEntropy", "pcm_fftMag_spectralVariance",
+                         "pcm_fftMag_spectralSkewness", "pcm_fftMag_spectralKurtosis",
+                         "pcm_fftMag_spectralSlope", "pcm_fftMag_psySharpness",
+                         "pcm_fftMag_spectralHarmonicity",
+                         *(f"pcm_fftMag_mfcc[{i}]" for i in range(1, 15)))
+                        for kind in ("sma", "sma_de") for stat in ("amean", "stddev")]
+
+
+def deam_features_csv(song_id: int, n_rows: int) -> str:
+    """DEAM's features/<id>.csv: ';'-separated, frameTime (0, 0.5, ...) + 260 columns."""
+    rng = np.random.default_rng([song_id, 7])
+    lines = [";".join(["frameTime", *DEAM_FEATURE_COLUMNS])]
+    for row in range(n_rows):
+        values = rng.normal(song_id % 7, 1.0, len(DEAM_FEATURE_COLUMNS))
+        lines.append(";".join([f"{0.5 * row:g}", *(f"{v:.6f}" for v in values)]))
+    return "\n".join(lines) + "\n"
+
+
+def make_deam_copy(root: Path, lengths=DEAM_LENGTHS, audio_seconds: float = 1.0,
+                   features: bool = False) -> Path:
+    """An unzipped DEAM copy: annotations (real file names, quirks) and MEMD_audio/{id}.mp3;
+    with ``features``, also features/{id}.csv rows for the whole ``audio_seconds``."""
     dynamic = root / DEAM_DYNAMIC
     dynamic.mkdir(parents=True)
     for target in ("arousal", "valence"):
@@ -186,7 +216,11 @@ def make_deam_copy(root: Path, lengths=DEAM_LENGTHS, audio_seconds: float = 1.0)
         "song_id, valence_mean, valence_std, valence_max_mean, arousal_mean, arousal_std\n"
         + "".join(f"{s}, 4.5, 1.2, 7, 5.5, 1.3\n" for s in full))
     for song_id in lengths:
-        write_mp3(root / "MEMD_audio" / f"{song_id}.mp3", audio_seconds)
+        write_mp3(root / "MEMD_audio" / f"{song_id}.mp3", audio_seconds, freq=220 + 40 * (song_id % 9))
+        if features:
+            (root / "features").mkdir(exist_ok=True)
+            (root / "features" / f"{song_id}.csv").write_text(
+                deam_features_csv(song_id, int(audio_seconds / 0.5)))
     return root
 
 

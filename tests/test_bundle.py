@@ -23,7 +23,7 @@ def tiny_dataset(n_songs=6, set_name=SET, seed=0):
     ids = np.arange(10, 10 + n_songs, dtype=np.int64)
     dims = feature_set(set_name).dims
     values = (rng.standard_normal((n_songs, 61, dims)) * 3 + 5).astype(np.float32)
-    features = FeatureTable(values, ids, feature_set(set_name).columns, set_name)
+    features = FeatureTable.from_padded(values, ids, feature_set(set_name).columns, set_name)
     drift = np.cumsum(rng.standard_normal((2, n_songs, 61)) * 0.02, axis=-1)
     targets = np.clip(rng.uniform(-0.5, 0.5, (2, n_songs, 1)) + drift, -1, 1).astype(np.float32)
     annotations = Annotations(ids, {"arousal": targets[0], "valence": targets[1]})

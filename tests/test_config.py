@@ -45,6 +45,15 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["report"]["table1"].update(feature_set="cqt"), r"`grids.quick.baseline_model`: 'LSTM_32' is not trained on 'cqt'"),
     (lambda p: p["report"]["table1"].update(feature_set="deam260"), r"`report.table1.feature_set`: 'deam260' is not in grid 'quick'"),
     (lambda p: p["grids"]["quick"]["experiments"].pop(1), r"`export.feature_set`: 'spectral' is not in grid 'quick'"),
+    (lambda p: p.update(dataset="deam"), r"`datasets.deam.path`: required when `dataset` is deam"),
+    (lambda p: (p.update(dataset="deam"), p["datasets"]["deam"].update(path="/d"), p["cv"].update(split="mediaeval2013")),
+     r"`cv.split`: mediaeval2013 is emoMusic's own split; DEAM has none"),
+    (lambda p: p["grids"]["quick"]["experiments"][1]["feature_sets"].append("deam260"),
+     r"`grids.quick`: feature set\(s\) \['deam260'\] ship only with DEAM"),
+    (lambda p: (p.update(dataset="deam"), p["datasets"]["deam"].update(path="/d"),
+                p["grids"]["quick"]["experiments"][1]["feature_sets"].append("deam260"),
+                p["export"].update(feature_set="deam260")),
+     r"`export.feature_set`: 'deam260' is read from the dataset's files"),
 ])
 def test_invalid_value_names_the_key(params, edit, message):
     edit(params)
@@ -115,4 +124,4 @@ def test_quick_grid_keeps_every_family_and_feature_set(params):
     assert params["grid"] == "quick"
     families = {parse_model_name(model).family for model in grid_models(params)}
     assert families == {"LSTM", "AT", "BAT", "TRANSFORMER"}
-    assert set(grid_feature_sets(params)) == set(FEATURE_SETS)
+    assert set(grid_feature_sets(params)) == {n for n, s in FEATURE_SETS.items() if not s.precomputed}

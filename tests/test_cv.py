@@ -120,7 +120,7 @@ def _tiny_fold_inputs(n_songs=12, dims=3, seed=0):
     level = rng.uniform(-0.6, 0.6, size=(n_songs, 1))
     x = (level[:, :, None] * np.ones((1, 61, dims)) + rng.normal(0, 0.1, (n_songs, 61, dims))).astype(np.float32)
     y = np.repeat(level, 61, axis=1).astype(np.float32)
-    features = FeatureTable(x, ids, [f"f{i}" for i in range(dims)], "tiny")
+    features = FeatureTable.from_padded(x, ids, [f"f{i}" for i in range(dims)], "tiny")
     annotations = Annotations(song_ids=ids, values={"arousal": y, "valence": -y})
     return features, annotations, assign_folds(ids, 3, seed=1)
 
@@ -158,8 +158,10 @@ def test_train_fold_never_uses_test_songs(tmp_path):
 
     features, annotations, folds = _tiny_fold_inputs()
     baseline = _run_fold(tmp_path, features, annotations, folds, "a")
-    test_rows = annotations.rows(folds.loc[folds["fold"] == 0, "song_id"])
-    features.values[test_rows] += 50.0
+    test_ids = folds.loc[folds["fold"] == 0, "song_id"]
+    test_rows = annotations.rows(test_ids)
+    for song in test_ids:
+        features.song(song)[:] += 50.0
     annotations.values["arousal"][test_rows] = 0.99
     changed = _run_fold(tmp_path, features, annotations, folds, "b")
     saved = [torch.load(o.model, weights_only=True) for o in (baseline, changed)]

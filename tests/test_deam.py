@@ -78,3 +78,86 @@ def test_data_check_deam(deam_root, capsys):
     assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
     out = capsys.readouterr().out
     assert "1 annotated song(s) have no audio" in out and "FAILED" in out
+
+
+# --- DEAM in the pipeline: import, variable-length features, deam260 ---------------------
+
+LENGTHS = {2: 6, 3: 9, 2001: 13}  # frames 29.. per song: audio must reach 14.5 + 0.5 * length s
+
+
+@pytest.fixture
+def deam_with_features(tmp_path):
+    return make_deam_copy(tmp_path / "deam", lengths=LENGTHS, audio_seconds=22.0, features=True)
+
+
+def test_import_copies_one_read_only_layout_and_loads_as_annotations(tmp_path, deam_with_features):
+    from mer.data.check import import_deam_dataset
+    from mer.data.layouts import dataset_layout
+
+    (deam_with_features / "MEMD_audio" / "._2.mp3").write_bytes(b"mac")  # skipped, not copied
+    raw = tmp_path / "raw"
+    import_deam_dataset(deam_with_features, raw)
+    layout = dataset_layout("deam")
+    annotations = layout.load_annotations(raw)
+    assert annotations.song_ids.tolist() == [2, 3, 2001]
+    assert annotations.lengths_of([2001, 2]).tolist() == [13, 6]
+    values = annotations.target("valence")
+    assert values.shape == (3, 13) and np.isnan(values[0, 6:]).all()
+    np.testing.assert_allclose(values[1, :9], deam_sequence(3, "valence", 9), atol=1e-6)
+    assert sorted(p.name for p in (raw / "MEMD_audio").iterdir()) == ["2.mp3", "2001.mp3", "3.mp3"]
+    assert layout.input_paths(raw, [3], "deam260") == [raw / "features" / "3.csv"]
+    assert layout.input_paths(raw, [3], "spectral") == [raw / "MEMD_audio" / "3.mp3"]
+    assert not (raw / "features" / "3.csv").stat().st_mode & 0o222  # raw data is read-only
+
+
+def test_import_refuses_a_copy_that_fails_the_check(tmp_path, deam_with_features):
+    from mer.data.check import import_deam_dataset
+
+    (deam_with_features / "MEMD_audio" / "3.mp3").unlink()
+    with pytest.raises(DataError, match=r"datasets.deam.path.*does not pass the check"):
+        import_deam_dataset(deam_with_features, tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()
+
+
+def test_variable_length_shards_merge_into_a_ragged_table(tmp_path, deam_with_features):
+    from mer.data.layouts import dataset_layout
+    from mer.features import extract_file_features, extract_shard, load_features, merge_shards
+    from mer.features.storage import annotated_frames
+
+    layout, ids = dataset_layout("deam"), [2001, 2, 3]
+    for name, part in (("a", ids[:1]), ("b", ids[1:])):
+        extract_shard(layout.input_paths(deam_with_features, part, "spectral"), part, "spectral",
+                      tmp_path / f"{name}.npz", lengths=[LENGTHS[s] for s in part], progress=False)
+    merge_shards([tmp_path / "a.npz", tmp_path / "b.npz"], tmp_path / "v.npy", tmp_path / "i.json")
+    table = load_features(tmp_path / "v.npy", tmp_path / "i.json")
+    assert table.song_ids.tolist() == [2, 3, 2001] and table.lengths.tolist() == [6, 9, 13]
+    assert table.values.shape == (28, 197)
+    alone = extract_file_features(layout.audio_path(deam_with_features, 2001), ["spectral"],
+                                  frames=annotated_frames(13))["spectral"]
+    np.testing.assert_array_equal(table.song(2001), alone)
+    padded = table.rows([3, 2001])
+    assert padded.shape == (2, 13, 197) and (padded[0, 9:] == 0).all()
+    np.testing.assert_array_equal(padded[1], alone)
+    np.testing.assert_array_equal(table.frames_of([2, 3]), np.concatenate([table.song(2), table.song(3)]))
+
+
+def test_deam260_reads_the_rows_of_the_annotated_frames(tmp_path, deam_with_features):
+    from dataset_builders import DEAM_FEATURE_COLUMNS
+    from mer.data.deam import feature_path, read_frame_features
+    from mer.features import extract_shard
+
+    path = feature_path(deam_with_features, 3)
+    values, columns = read_frame_features(path, np.array([29, 30]))
+    assert columns == DEAM_FEATURE_COLUMNS and values.shape == (2, 260)
+    rows = np.loadtxt(path, delimiter=";", skiprows=1, dtype=np.float32)
+    np.testing.assert_array_equal(values, rows[[29, 30], 1:])  # frameTime 14.5 s and 15.0 s
+    extract_shard([path], [3], "deam260", tmp_path / "s.npz", lengths=[9], progress=False)
+    with np.load(tmp_path / "s.npz") as shard:
+        assert shard["columns"].tolist() == DEAM_FEATURE_COLUMNS
+        np.testing.assert_array_equal(shard["values"], rows[29:38, 1:])
+    with pytest.raises(DataError, match=r"3.csv: no row for frame\(s\) \[44"):
+        read_frame_features(path, np.array([43, 44]))  # 22 s of rows: frames 0..43
+    path.chmod(0o644)
+    path.write_text("frameTime,a,b\n0,1,2\n")
+    with pytest.raises(DataError, match="no frameTime column"):
+        read_frame_features(path, np.array([0]))

@@ -41,7 +41,10 @@ def _music(seconds, seed=0):
 # --- registry -------------------------------------------------------------------------
 
 def test_set_dims_match_paper_blocks_and_columns():
-    assert set(FEATURE_SETS) == set(PAPER_DIMS)
+    # every set computed from audio is one of the paper's; deam260 ships with DEAM
+    assert {n for n, s in FEATURE_SETS.items() if not s.precomputed} == set(PAPER_DIMS)
+    assert [n for n, s in FEATURE_SETS.items() if s.precomputed] == ["deam260"]
+    assert feature_set("deam260").dims == 260
     for name, dims in PAPER_DIMS.items():
         fset = feature_set(name)
         assert fset.dims == dims == sum(BLOCKS[b].dims for b in fset.blocks)
@@ -49,6 +52,11 @@ def test_set_dims_match_paper_blocks_and_columns():
     spectral_columns = feature_set("spectral").columns
     assert "mfcc_03" in spectral_columns and "mel_127" in spectral_columns
     assert "pcm_RMSenergy_sma_amean" in feature_set("compare").columns
+
+
+def test_a_shipped_set_cannot_be_computed_from_audio(tmp_path):
+    with pytest.raises(DataError, match="deam260.*DEAM.*choose one of compare"):
+        extract_clip_features(_music(2.0), ["spectral", "deam260"])
 
 
 def test_unknown_set_lists_valid_names():
@@ -61,7 +69,7 @@ def test_unknown_set_lists_valid_names():
 @pytest.mark.parametrize("mode", ["per_segment", "one_pass"])
 def test_every_set_has_its_dims_and_finite_values(mode):
     for audio in (_music(3.0), np.zeros(3 * SR, np.float32)):
-        values = extract_clip_features(audio, list(FEATURE_SETS), frames=np.array([1, 4]),
+        values = extract_clip_features(audio, list(PAPER_DIMS), frames=np.array([1, 4]),
                                        compare_mode=mode)
         for name, array in values.items():
             assert array.shape == (2, PAPER_DIMS[name]) and array.dtype == np.float32
@@ -258,12 +266,13 @@ def test_two_shards_merged_equal_one_shard(tmp_path, clips, cheap_set):
     np.testing.assert_array_equal(np.asarray(one_table.values), np.asarray(two_table.values))
     assert two_table.song_ids.tolist() == [3, 7, 11]
     assert isinstance(two_table.values, np.memmap) and two_table.values.dtype == np.float32
-    assert two_table.values.shape == (3, N_ANNOTATED_FRAMES, 2)
+    assert two_table.values.shape == (3 * N_ANNOTATED_FRAMES, 2)  # ragged: songs one after another
+    assert two_table.lengths.tolist() == [N_ANNOTATED_FRAMES] * 3
     assert two_table.columns == ["rms", "zcr"] and two_table.feature_set == cheap_set
     single = extract_file_features(clips[11], [cheap_set])[cheap_set]
     np.testing.assert_array_equal(two_table.rows([11])[0], single)
     index = json.loads((tmp_path / "two.json").read_text())
-    assert index["n_frames"] == N_ANNOTATED_FRAMES and "frame" in index["frame_convention"]
+    assert index["lengths"] == [N_ANNOTATED_FRAMES] * 3 and "frame" in index["frame_convention"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     with pytest.raises(DataError, match="99"):
         two_table.rows([3, 99])
@@ -403,7 +412,8 @@ def test_bad_inputs_in_a_shard_are_all_named_and_good_clips_are_kept(tmp_path, c
     assert sorted(extracted) == sorted(fails)
     assert out.exists() and not (tmp_path / "shard.npz.clips").exists()
     with np.load(out) as shard:
-        values = shard["values"]
+        assert shard["lengths"].tolist() == [N_ANNOTATED_FRAMES] * len(paths)
+        values = shard["values"].reshape(len(paths), N_ANNOTATED_FRAMES, -1)
     np.testing.assert_array_equal(values[0], original(clips[7], [cheap_set])[cheap_set])
     assert values[2].max() == 0  # the silent clip
     assert np.isfinite(values).all() and (values[[1, 3]] > 0).all()

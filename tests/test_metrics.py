@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import kendalltau
 from sklearn.metrics import mean_absolute_error, r2_score
 
-from mer.metrics import evaluate, mae, mean_kendall_tau, r2
+from mer.metrics import evaluate, mae, mean_kendall_tau, per_song_kendall_tau, r2
 
 
 @pytest.fixture
@@ -54,3 +54,60 @@ def test_perfect_prediction():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape mismatch"):
         r2(np.zeros((2, 61)), np.zeros((2, 60)))
+
+
+# Songs padded at the end: only each song's first lengths[i] frames count.
+
+LENGTHS = np.array([61, 12, 40, 3, 61, 25, 50])
+
+
+@pytest.fixture
+def padded_pair(random_pair):
+    """random_pair with NaN beyond each song's length, and the concatenated real frames."""
+    y_true, y_pred = random_pair
+    real = np.arange(y_true.shape[1]) < LENGTHS[:, None]
+    pooled = y_true[real], y_pred[real]
+    return np.where(real, y_true, np.nan), np.where(real, y_pred, np.nan), pooled
+
+
+def test_padded_r2_and_mae_pool_the_real_frames(padded_pair):
+    y_true, y_pred, (true_real, pred_real) = padded_pair
+    assert r2(y_true, y_pred, lengths=LENGTHS) == pytest.approx(r2_score(true_real, pred_real),
+                                                                abs=1e-12)
+    assert mae(y_true, y_pred, lengths=LENGTHS) == pytest.approx(
+        mean_absolute_error(true_real, pred_real))
+
+
+def test_padded_tau_is_per_song_on_the_real_frames(padded_pair):
+    y_true, y_pred, _ = padded_pair
+    expected = [kendalltau(t[:n], p[:n]).statistic for t, p, n in zip(y_true, y_pred, LENGTHS)]
+    np.testing.assert_allclose(per_song_kendall_tau(y_true, y_pred, lengths=LENGTHS), expected)
+    assert mean_kendall_tau(y_true, y_pred, lengths=LENGTHS) == pytest.approx(np.mean(expected))
+    result = evaluate(y_true, y_pred, lengths=LENGTHS)
+    assert result["tau"] == pytest.approx(np.mean(expected)) and result["n_songs"] == 7
+    assert result["r2"] == r2(y_true, y_pred, lengths=LENGTHS)
+
+
+def test_full_lengths_are_no_lengths(random_pair):
+    y_true, y_pred = random_pair
+    full = np.full(len(y_true), y_true.shape[1])
+    assert evaluate(y_true, y_pred, lengths=full) == evaluate(y_true, y_pred)
+
+
+def test_nan_in_a_real_frame_is_an_error(padded_pair):
+    y_true, y_pred, _ = padded_pair
+    with pytest.raises(ValueError, match="finite"):
+        r2(y_true, y_pred)  # padding without lengths
+    bad = y_pred.copy()
+    bad[3, 2] = np.nan  # song 3 has 3 real frames
+    with pytest.raises(ValueError, match="real frames"):
+        evaluate(y_true, bad, lengths=LENGTHS)
+
+
+@pytest.mark.parametrize("lengths, match", [
+    (np.array([0, 5]), r"\[1, 61\]"), (np.array([62, 5]), r"\[1, 61\]"),
+    (np.array([5]), "2 integers"), (np.array([5.0, 5.0]), "integers"),
+])
+def test_invalid_lengths(lengths, match):
+    with pytest.raises(ValueError, match=match):
+        mae(np.zeros((2, 61)), np.zeros((2, 61)), lengths=lengths)

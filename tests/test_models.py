@@ -247,3 +247,90 @@ def test_cli_describe_malformed_name_fails_with_the_valid_forms(capsys, name):
     assert captured.out == ""
     for family in MODEL_FAMILIES.values():
         assert family.form in captured.err
+
+
+# Variable-length songs, padded at the end (lengths = real frames per song).
+
+PADDED_LENGTHS = (5, 9, 7)
+PADDED_FAMILIES = ["LSTM_8", "AT_8", "BAT_8", "AT_8_6", "TRANSFORMER_1", "TRANSFORMER_2"]
+ATOL = 1e-5  # real frames of a padded batch against the song alone: float rounding only
+
+
+def padded_songs(seed=2):
+    """Three songs of PADDED_LENGTHS frames padded to 9 with garbage: huge values, a NaN."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(PADDED_LENGTHS)
+    n_frames = max(PADDED_LENGTHS)
+    x = torch.randn(len(lengths), n_frames, D, generator=generator)
+    garbage = 1e6 * torch.randn(len(lengths), n_frames, D, generator=generator)
+    real = torch.arange(n_frames) < lengths.unsqueeze(1)
+    x = torch.where(real.unsqueeze(-1), x, garbage)
+    x[0, 7, 1] = float("nan")
+    return x, lengths, real
+
+
+def make_deterministic(name):
+    """The model with dropout off, so training mode is comparable too."""
+    return make(name, dropout=0.0) if name.startswith("TRANSFORMER") else make(name)
+
+
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("name", PADDED_FAMILIES)
+def test_padded_batch_equals_each_song_alone(name, training):
+    model = with_feedback(make_deterministic(name)) if "AT" in name \
+        else make_deterministic(name)
+    model.train(training)
+    x, lengths, real = padded_songs()
+    with torch.no_grad():
+        prediction, attention = model(x, lengths=lengths)
+        assert prediction.shape == real.shape
+        assert torch.isfinite(prediction).all()  # padded frames: finite, meaningless
+        for song, length in enumerate(PADDED_LENGTHS):
+            alone, alone_attention = model(x[song:song + 1, :length])
+            torch.testing.assert_close(prediction[song, :length], alone[0], atol=ATOL, rtol=0)
+            if attention is not None:
+                torch.testing.assert_close(attention[song, :length, :length],
+                                           alone_attention[0], atol=ATOL, rtol=0)
+    if attention is None:
+        assert not has_attention(name) or (training and name.startswith("TRANSFORMER"))
+        return
+    assert torch.isfinite(attention).all() and (attention >= 0).all()
+    padded_cell = ~(real.unsqueeze(2) & real.unsqueeze(1))  # padded row or padded column
+    assert (attention[padded_cell] == 0).all()  # exactly 0: saved matrices stay clean
+    first_real_row = 1 if name.startswith("BAT") else 0  # BAT's frame 1 sees nothing
+    for song, length in enumerate(PADDED_LENGTHS):
+        rows = attention[song, first_real_row:length, :length]
+        torch.testing.assert_close(rows.sum(-1), torch.ones(length - first_real_row))
+
+
+@pytest.mark.parametrize("name", ["AT_8", "BAT_8"])
+def test_teacher_forcing_ignores_padded_annotations(name):
+    """NaN annotations in padded frames reach no frame (they are replaced by 0)."""
+    model = with_feedback(make(name)).train()
+    x, lengths, real = padded_songs()
+    y = torch.where(real, torch.randn(real.shape), torch.tensor(float("nan")))
+    prediction, _ = model(x, y, lengths=lengths)
+    assert torch.isfinite(prediction).all()
+    for song, length in enumerate(PADDED_LENGTHS):
+        alone, _ = model(x[song:song + 1, :length], y[song:song + 1, :length])
+        torch.testing.assert_close(prediction[song, :length], alone[0], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", PADDED_FAMILIES)
+def test_full_lengths_run_the_unpadded_code(name):
+    model = make(name).eval()
+    x = inputs()
+    prediction, attention = model(x)
+    full, full_attention = model(x, lengths=torch.full((BATCH,), T))
+    assert torch.equal(full, prediction)
+    assert (attention is None and full_attention is None) or torch.equal(full_attention,
+                                                                         attention)
+
+
+@pytest.mark.parametrize("lengths, match", [
+    (torch.tensor([3, 0, 5]), r"in \[1, 12\]"), (torch.tensor([3, 13, 5]), r"in \[1, 12\]"),
+    (torch.tensor([3, 5]), "3 songs"), (torch.tensor([3.0, 4.0, 5.0]), "integer"),
+])
+def test_invalid_lengths(lengths, match):
+    with pytest.raises(ValueError, match=match):
+        make("AT_8")(inputs(), lengths=lengths)

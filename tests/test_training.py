@@ -252,3 +252,137 @@ def test_our_rmsprop_matches_torch_optim_bit_for_bit():
     for mine, theirs in zip(ours, reference):
         assert torch.equal(mine, theirs)
     assert not torch.equal(ours[0], run(lambda ps: RMSprop(ps, lr=1e-3, rho=0.5, eps=1e-7))[0])
+
+
+# Variable-length songs, padded at the end; targets NaN beyond each song's length.
+
+def padded_songs(lengths, seed=0):
+    """``songs`` padded to T: garbage features (huge, one NaN) and NaN targets beyond."""
+    x, y = songs(len(lengths), seed)
+    lengths = np.asarray(lengths)
+    real = np.arange(T) < lengths[:, None]
+    rng = np.random.default_rng(seed + 100)
+    x = np.where(real[..., None], x, 1e6 * rng.standard_normal(x.shape)).astype(np.float32)
+    x[np.argmin(lengths), -1, 0] = np.nan
+    return x, np.where(real, y, np.nan).astype(np.float32), lengths
+
+
+LENGTHS = [5, 12, 3, 9, 12, 7]
+
+
+@pytest.mark.parametrize("name, feedback", [("LSTM_8", "free_running"),
+                                            ("AT_8", "teacher_forcing"),
+                                            ("BAT_8", "free_running"),
+                                            ("TRANSFORMER_1", "free_running")])
+def test_padded_songs_train_and_predict(name, feedback):
+    x, y, lengths = padded_songs(LENGTHS)
+    vx, vy, v_lengths = padded_songs([4, 10, 6], seed=1)
+    history = fit(make(name), x, y, vx, vy, TrainConfig(max_epochs=3, batch_size=4,
+                                                        feedback=feedback),
+                  train_lengths=lengths, val_lengths=v_lengths)
+    assert all(math.isfinite(row["train_loss"]) and math.isfinite(row["val_loss"])
+               for row in history)
+
+
+def test_predict_padded_songs_equals_each_song_alone():
+    x, _, lengths = padded_songs(LENGTHS)
+    model = make("AT_8")
+    real = np.arange(T) < lengths[:, None]
+    for batch_size in (64, 2):  # batches are formed by length, then cropped
+        prediction, attention = predict(model, x, lengths=lengths, batch_size=batch_size)
+        assert prediction.shape == (len(x), T) and attention.shape == (len(x), T, T)
+        assert np.isnan(prediction[~real]).all() and np.isfinite(prediction[real]).all()
+        assert (attention[~(real[:, :, None] & real[:, None, :])] == 0).all()
+        for song, length in enumerate(lengths):  # results in the songs' own order
+            alone, alone_attention = predict(model, x[song:song + 1, :length])
+            np.testing.assert_allclose(prediction[song, :length], alone[0], rtol=0, atol=1e-5)
+            np.testing.assert_allclose(attention[song, :length, :length], alone_attention[0],
+                                       rtol=0, atol=1e-5)
+    without_attention, none = predict(make("LSTM_8"), x, lengths=lengths)
+    assert none is None and np.isnan(without_attention[~real]).all()
+
+
+@pytest.mark.parametrize("name, feedback", [("AT_8", "teacher_forcing"),
+                                            ("TRANSFORMER_1", "free_running")])
+def test_songs_of_one_length_train_as_the_unpadded_songs(name, feedback):
+    """Padding every song from 8 to T frames (NaN targets) changes nothing, bit for bit;
+    nor do lengths that are all T."""
+    n_real = 8
+    x, y, lengths = padded_songs([n_real] * 7)
+    vx, vy, v_lengths = padded_songs([n_real] * 3, seed=1)
+    config = TrainConfig(max_epochs=3, batch_size=3, feedback=feedback)
+    runs = []
+    for arrays, kwargs in [
+            ((x[:, :n_real], y[:, :n_real], vx[:, :n_real], vy[:, :n_real]), {}),
+            ((x, y, vx, vy), {"train_lengths": lengths, "val_lengths": v_lengths})]:
+        model = make(name)
+        history = fit(model, *arrays, config, **kwargs)
+        runs.append((without_seconds(history), model.state_dict()))
+    (h1, s1), (h2, s2) = runs
+    assert h1 == h2
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    # predictions too, NaN beyond the 8 frames
+    model = make(name)
+    fit(model, x[:, :n_real], y[:, :n_real], None, None, config)
+    unpadded, unpadded_attention = predict(model, vx[:, :n_real])
+    padded, padded_attention = predict(model, vx, lengths=v_lengths)
+    assert np.array_equal(padded[:, :n_real], unpadded) and np.isnan(padded[:, n_real:]).all()
+    assert np.array_equal(padded_attention[:, :n_real, :n_real], unpadded_attention)
+    # lengths that are all T are the unpadded run
+    x, y = songs(7)
+    full = [without_seconds(fit(make(name), x, y, None, None, config, **kwargs))
+            for kwargs in ({}, {"train_lengths": np.full(7, T)})]
+    assert full[0] == full[1]
+
+
+def test_masked_loss_is_the_mse_of_the_real_frames():
+    """One full batch, one epoch: train_loss is the loss before the step, val_loss that of
+    the trained model; both are sums over real frames divided by their count, checked
+    against each song run alone."""
+    x, y, lengths = padded_songs(LENGTHS)
+    vx, vy, v_lengths = padded_songs([4, 10, 6], seed=1)
+    model = make("BAT_8")
+
+    def hand_mse(model, x, y, lengths):
+        with torch.no_grad():
+            errors = [model(torch.as_tensor(x[i:i + 1, :n]))[0][0].numpy() - y[i, :n]
+                      for i, n in enumerate(lengths)]
+        return float(np.sum(np.concatenate(errors).astype(np.float64) ** 2) / np.sum(lengths))
+
+    expected_train = hand_mse(model.train(), x, y, lengths)
+    history = fit(model, x, y, vx, vy, TrainConfig(max_epochs=1, batch_size=len(x)),
+                  train_lengths=lengths, val_lengths=v_lengths)
+    assert history[0]["train_loss"] == pytest.approx(expected_train, rel=1e-5)
+    assert history[0]["val_loss"] == pytest.approx(hand_mse(model.eval(), vx, vy, v_lengths),
+                                                   rel=1e-5)
+    # what an unmasked mean over all T frames (padding as 0) would give is far off
+    padded_mean = np.sum(np.nan_to_num(y) ** 2) / y.size
+    assert history[0]["train_loss"] != pytest.approx(padded_mean, rel=0.05)
+
+
+def test_invalid_lengths():
+    x, y, lengths = padded_songs(LENGTHS)
+    config = TrainConfig(max_epochs=1)
+    with pytest.raises(DataError, match="features contain NaN.*lengths"):
+        fit(make("LSTM_8"), x, y, None, None, config)  # padded NaN without lengths
+    with pytest.raises(DataError, match="targets contain NaN.*lengths"):
+        fit(make("LSTM_8"), np.nan_to_num(x), y, None, None, config)
+    bad = y.copy()
+    bad[1, 3] = np.nan  # inside a real frame
+    with pytest.raises(DataError, match="real frames"):
+        fit(make("LSTM_8"), x, bad, None, None, config, train_lengths=lengths)
+    bad = x.copy()
+    bad[1, 3, 0] = np.inf
+    with pytest.raises(DataError, match="song 1 .*real frames"):
+        fit(make("LSTM_8"), bad, y, None, None, config, train_lengths=lengths)
+    for wrong, match in [(np.array([0, *LENGTHS[1:]]), r"\[1, 12\]"),
+                         (np.array([13, *LENGTHS[1:]]), r"\[1, 12\]"),
+                         (np.array(LENGTHS[1:]), "6 integers"),
+                         (np.array(LENGTHS, dtype=float), "integers")]:
+        with pytest.raises(DataError, match=match):
+            fit(make("LSTM_8"), x, y, None, None, config, train_lengths=wrong)
+        with pytest.raises(DataError, match=match):
+            predict(make("LSTM_8"), x, lengths=wrong)
+    with pytest.raises(DataError, match="validation lengths"):
+        fit(make("LSTM_8"), x, y, None, None, config, train_lengths=lengths,
+            val_lengths=lengths)

@@ -6,6 +6,8 @@ file shrunk to a few songs, two folds and two epochs.
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -121,4 +123,36 @@ def test_a_local_copy_in_the_real_layout_runs_end_to_end(tmp_path):
     assert set(metrics) == {"local"} and "LSTM_8" in metrics["local"]["arousal"]["spectral"]
     predictions = (repo / "results/local/arousal/spectral/LSTM_8/predictions.csv").read_text().splitlines()
     assert len(predictions) == 1 + len(SAMPLE_IDS) * 61  # every song out of fold once, 61 frames
+    assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
+
+
+def test_deam_with_variable_lengths_and_its_own_features_runs_end_to_end(tmp_path):
+    # `dataset: deam`: an unzipped DEAM copy whose songs differ in length (a full song is
+    # longer than the excerpts), trained on a computed set and on DEAM's shipped deam260.
+    from dataset_builders import make_deam_copy
+    from workflow_helpers import MINIMAL
+
+    lengths = {2: 6, 3: 7, 4: 6, 5: 8, 2001: 12, 2002: 10}
+    copy = make_deam_copy(tmp_path / "DEAM", lengths=lengths, audio_seconds=21.0, features=True)
+    repo = copy_repo(tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    write_params(repo, {**MINIMAL, "dataset": "deam",
+                        "datasets": {**params["datasets"], "deam": {"path": str(copy)}},
+                        "grids": {"tiny": {"max_epochs": 1, "baseline_model": "AT_8", "experiments": [
+                            {"name": "one", "feature_sets": ["spectral", "deam260"], "models": ["AT_8"]}]}}})
+    run(["snakemake", "--cores", "2"], repo)
+
+    for feature_set in ("spectral", "deam260"):
+        predictions = pd.read_csv(repo / f"results/deam/arousal/{feature_set}/AT_8/predictions.csv")
+        assert predictions.groupby("song_id").size().to_dict() == lengths  # every real frame, no padding
+        assert predictions["prediction"].notna().all()
+        assert predictions.groupby("song_id")["time_s"].max().to_dict() == {s: 15 + (n - 1) / 2 for s, n in lengths.items()}
+    with np.load(repo / "results/deam/arousal/deam260/AT_8/seed0/fold0/attention.npz") as attention:
+        weights, song_lengths = attention["weights"], attention["lengths"]
+        for matrix, n in zip(weights, song_lengths):
+            np.testing.assert_allclose(matrix[:n, :n].sum(axis=1), 1.0, atol=1e-5)
+            assert (matrix[n:] == 0).all() and (matrix[:, n:] == 0).all()
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert set(metrics["deam"]["arousal"]) == {"spectral", "deam260"}
+    assert "dataset: deam" in (repo / "reports/tables/table1.md").read_text()
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout

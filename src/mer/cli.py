@@ -31,7 +31,8 @@ def _features_list(args) -> int:
     width = max(map(len, FEATURE_SETS))
     print(f"{'set':<{width}}  {'dims':>5}  blocks")
     for name, spec in FEATURE_SETS.items():
-        print(f"{name:<{width}}  {spec.dims:>5}  {' + '.join(spec.blocks)}")
+        shipped = "  (read from DEAM's features/<id>.csv; dataset: deam only)" if spec.precomputed else ""
+        print(f"{name:<{width}}  {spec.dims:>5}  {' + '.join(spec.blocks)}{shipped}")
     return 0
 
 

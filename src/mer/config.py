@@ -105,6 +105,17 @@ def name_errors(params: dict) -> list[str]:
         problems.append("`datasets.local.path`: required when `dataset` is local; set it to the "
                         "folder holding clips_45seconds/ and annotations/ (check it first with "
                         "`mer data check FOLDER`)")
+    if params["dataset"] == "deam" and not params["datasets"]["deam"]["path"]:
+        problems.append("`datasets.deam.path`: required when `dataset` is deam; set it to the "
+                        "folder where you unzipped DEAM_audio.zip and DEAM_Annotations.zip "
+                        "(check it first with `mer data check FOLDER --dataset deam`)")
+    if params["dataset"] == "deam" and params["cv"]["split"] == "mediaeval2013":
+        problems.append("`cv.split`: mediaeval2013 is emoMusic's own split; DEAM has none, "
+                        "use `cv.split: kfold`")
+    shipped = [name for name in grid_feature_sets(params) if FEATURE_SETS[name].precomputed]
+    if shipped and params["dataset"] != "deam":
+        problems.append(f"`grids.{params['grid']}`: feature set(s) {shipped} ship only with "
+                        f"DEAM (dataset: deam); dataset {params['dataset']!r} has no such files")
     report, grid = params["report"], params["grid"]
     runs, feature_sets = grid_runs(params), grid_feature_sets(params)
     table1_set = report["table1"]["feature_set"]
@@ -119,6 +130,10 @@ def name_errors(params: dict) -> list[str]:
     if params["export"]["feature_set"] not in feature_sets:
         problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is not in grid "
                         f"{grid!r}; pick one of {feature_sets}")
+    elif FEATURE_SETS[params["export"]["feature_set"]].precomputed:
+        problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is read from "
+                        f"the dataset's files, so `mer predict` could not compute it for new audio; "
+                        f"pick a set computed from audio")
     if report["table1"]["target"] not in params["train"]["targets"]:
         problems.append(f"`report.table1.target`: {report['table1']['target']!r} is not trained; "
                         f"pick one of {params['train']['targets']}")

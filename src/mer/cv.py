@@ -148,16 +148,38 @@ class FoldOutputs:
     metrics: Path
 
 
-def predictions_table(song_ids, annotation, prediction) -> pd.DataFrame:
-    """Long table: one row per song and annotated frame, time = end of the frame (s)."""
+def songs_data(features, annotations, target: str, song_ids
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (n, T, dims) and annotations (n, T) of ``song_ids``, padded at the end to
+    the longest of them (features with 0, annotations with NaN), and each song's length.
+    ``DataError`` if a song's features and annotations differ in length."""
+    lengths = annotations.lengths_of(song_ids)
+    feature_lengths = features.lengths_of(song_ids)
+    if not np.array_equal(lengths, feature_lengths):
+        bad = np.flatnonzero(lengths != feature_lengths)[:5]
+        raise DataError(f"{features.feature_set} features and annotations differ in length for "
+                        f"song(s) {[int(song_ids[i]) for i in bad]} (frames "
+                        f"{feature_lengths[bad].tolist()} vs samples {lengths[bad].tolist()}); "
+                        f"re-run feature extraction")
+    x = features.rows(song_ids)
+    y = annotations.target(target)[annotations.rows(song_ids)][:, :x.shape[1]]
+    return x, np.asarray(y, dtype=np.float32), lengths
+
+
+def predictions_table(song_ids, annotation, prediction, lengths=None) -> pd.DataFrame:
+    """Long table: one row per song and annotated frame, time = end of the frame (s).
+    With ``lengths``, song ``i`` has rows for its first ``lengths[i]`` frames only."""
+    annotation, prediction = np.asarray(annotation, np.float64), np.asarray(prediction, np.float64)
     n_songs, n_frames = annotation.shape
-    times = frame_end_times(n_frames, FIRST_ANNOTATED_FRAME)
+    lengths = np.full(n_songs, n_frames) if lengths is None else np.asarray(lengths)
+    frame = np.concatenate([np.arange(n) for n in lengths]) if n_songs else np.zeros(0, int)
+    song_row = np.repeat(np.arange(n_songs), lengths)
     return pd.DataFrame({
-        "song_id": np.repeat(np.asarray(song_ids), n_frames),
-        "frame": np.tile(np.arange(n_frames), n_songs),
-        "time_s": np.tile(times, n_songs),
-        "annotation": np.asarray(annotation, dtype=np.float64).ravel(),
-        "prediction": np.asarray(prediction, dtype=np.float64).ravel(),
+        "song_id": np.asarray(song_ids)[song_row],
+        "frame": frame,
+        "time_s": frame_end_times(n_frames, FIRST_ANNOTATED_FRAME)[frame],
+        "annotation": annotation[song_row, frame],
+        "prediction": prediction[song_row, frame],
     })
 
 
@@ -180,13 +202,13 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     if len(missing):
         raise DataError(f"feature table for {features.feature_set!r} lacks songs {missing[:10].tolist()}; "
                         f"re-run feature extraction")
-    y = annotations.target(target)
 
     def take(ids):
-        return np.asarray(features.rows(ids), dtype=np.float32), y[annotations.rows(ids)]
+        return songs_data(features, annotations, target, ids)
 
-    (x_fit, y_fit), (x_val, y_val), (x_test, y_test) = map(take, (split.fit, split.validation, split.test))
-    scaler = Standardizer.fit(x_fit)
+    (x_fit, y_fit, l_fit), (x_val, y_val, l_val), (x_test, y_test, l_test) = map(
+        take, (split.fit, split.validation, split.test))
+    scaler = Standardizer.fit(features.frames_of(split.fit))  # real frames only, not padding
     x_fit, x_val, x_test = map(scaler.transform, (x_fit, x_val, x_test))
 
     seed_everything(train_config.seed)
@@ -194,9 +216,10 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
              fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
              model_name, features.feature_set, x_fit.shape[-1])
-    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
-    prediction, attention = predict(model, x_test, device=train_config.device)
-    metrics = evaluate(y_test, prediction)
+    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info,
+                  train_lengths=l_fit, val_lengths=l_val)
+    prediction, attention = predict(model, x_test, lengths=l_test, device=train_config.device)
+    metrics = evaluate(y_test, prediction, lengths=l_test)
     # the restored weights are those of the last epoch that improved (Keras rule, see fit)
     best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
     metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
@@ -208,20 +231,23 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
                     extra={"dataset": dataset, "feature_set": feature_set, "target": target,
                            "fold": fold, "seed_index": seed_index, "feature_mean": scaler.mean.tolist(),
                            "feature_std": scaler.std.tolist(), "metrics": metrics})
-    write_csv_atomic(predictions_table(split.test, y_test, prediction), outputs.predictions)
+    write_csv_atomic(predictions_table(split.test, y_test, prediction, l_test), outputs.predictions)
     write_csv_atomic(pd.DataFrame(history), outputs.history)
-    _save_attention(outputs.attention, split.test, attention if has_attention(model_name) else None)
+    _save_attention(outputs.attention, split.test, attention if has_attention(model_name) else None,
+                    l_test)
     write_json_atomic(metrics, outputs.metrics)
     return metrics
 
 
-def _save_attention(path: Path, song_ids, attention) -> None:
-    """(n_songs, T, T) weights, row = predicted frame, column = attended frame; empty if none."""
+def _save_attention(path: Path, song_ids, attention, lengths) -> None:
+    """(n_songs, T, T) weights, row = predicted frame, column = attended frame, zero beyond a
+    song's ``lengths`` (padding); empty if the model has none."""
     from mer.io import atomic_path
     weights = np.zeros((0, 0, 0), np.float32) if attention is None else np.asarray(attention, np.float32)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, song_ids=np.asarray(song_ids, np.int64), weights=weights,
+                                lengths=np.asarray(lengths, np.int64),
                                 has_attention=np.array(attention is not None))
 
 

@@ -2,7 +2,7 @@
 
 Protocol (paper, "Training protocol"; other settings TensorFlow 1.14 / Keras defaults):
 
-* Loss: MSE over all frames of all songs in a minibatch.
+* Loss: MSE over all (real) frames of all songs in a minibatch.
 * Optimiser: RMSprop, learning rate 1e-3. TensorFlow's defaults are rho = 0.9 and
   epsilon = 1e-7; torch's are alpha = 0.99 and eps = 1e-8, so both are set explicitly
   (torch's ``alpha`` is TensorFlow's ``rho``). TF adds epsilon inside the square root and
@@ -21,7 +21,15 @@ Protocol (paper, "Training protocol"; other settings TensorFlow 1.14 / Keras def
   evaluation mode, where models feed back their own predictions.
 
 Arrays: ``x`` is (n_songs, T, n_features) float, already standardised; ``y`` is
-(n_songs, T). Determinism: callers run ``mer.runtime.seed_everything(config.seed)`` before
+(n_songs, T). Variable-length songs (DEAM) are padded at the end to a common T, with
+``lengths`` (n_songs,) their numbers of real frames (the convention of ``mer.models``);
+values in padded frames may be anything, NaN included, and are never used: the loss and
+the validation MSE are sums of squared errors over real frames divided by their count
+(equal to the plain mean when nothing is padded), padded targets are replaced by 0 before
+teacher forcing, and every minibatch is cropped to its longest song. ``lengths=None``, or
+lengths all equal to T, runs exactly the unpadded code; a dataset whose songs all have
+the same length L < T gives the same results, bit for bit, as its first L frames without
+lengths. Determinism: callers run ``mer.runtime.seed_everything(config.seed)`` before
 building the model; on CPU the same seed and data then give bitwise identical weights,
 losses and predictions.
 """
@@ -112,36 +120,114 @@ def training_gpus(device: str) -> int:
     return int(device == "cuda")
 
 
-def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _as_lengths(lengths, n_songs: int, n_frames: int, what: str) -> np.ndarray | None:
+    """Validated lengths as int64, or None when every song fills all ``n_frames``."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n_songs,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise DataError(f"{what} lengths must be {n_songs} integers (one per song), got "
+                        f"{lengths.dtype} of shape {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > n_frames:
+        raise DataError(f"{what} lengths must be in [1, {n_frames}] (the padded number of "
+                        f"frames), got min {lengths.min()}, max {lengths.max()}")
+    return None if (lengths == n_frames).all() else lengths.astype(np.int64)
+
+
+def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Checked tensors ``x``, ``y`` and ``lengths`` (None when every frame is real).
+
+    With lengths only the real frames must be finite; padded targets become 0 (features
+    are left as they are: the models zero their padding themselves).
+    """
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[0] == 0:
         raise DataError(f"{what} features must be (n_songs > 0, T, n_features), "
                         f"got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise DataError(f"{what} features contain NaN or infinite values")
+    lengths = _as_lengths(lengths, x.shape[0], x.shape[1], what)
+    if lengths is None:
+        if not np.isfinite(x).all():
+            raise DataError(f"{what} features contain NaN or infinite values (if those are "
+                            f"padded frames, pass the songs' lengths)")
+    else:
+        for song, length in enumerate(lengths):  # one song at a time: no full-size copy
+            if not np.isfinite(x[song, :length]).all():
+                raise DataError(f"{what} features of song {song} (row index) contain NaN or "
+                                f"infinite values in its {length} real frames")
     x_tensor = torch.as_tensor(x, dtype=torch.float32)
+    lengths_tensor = None if lengths is None else torch.as_tensor(lengths)
     if y is None:
-        return x_tensor, None
+        return x_tensor, None, lengths_tensor
     y = np.asarray(y)
     if y.shape != x.shape[:2]:
         raise DataError(f"{what} targets have shape {y.shape}, expected {x.shape[:2]} "
                         f"(n_songs, T) to match the features")
-    if not np.isfinite(y).all():
-        raise DataError(f"{what} targets contain NaN or infinite values")
-    return x_tensor, torch.as_tensor(y, dtype=torch.float32)
+    if lengths is None:
+        if not np.isfinite(y).all():
+            raise DataError(f"{what} targets contain NaN or infinite values (if those are "
+                            f"padded frames, pass the songs' lengths)")
+        return x_tensor, torch.as_tensor(y, dtype=torch.float32), None
+    real = np.arange(y.shape[1]) < lengths[:, None]
+    bad = ~np.isfinite(np.where(real, y, 0.0)).all(axis=1)
+    if bad.any():
+        raise DataError(f"{what} targets contain NaN or infinite values in real frames "
+                        f"(within lengths), e.g. in song {int(np.argmax(bad))} (row index)")
+    y_tensor = torch.as_tensor(np.where(real, y, 0.0), dtype=torch.float32)
+    return x_tensor, y_tensor, lengths_tensor
+
+
+def _crop_to_longest(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor | None
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Drop the frames beyond the longest song; lengths None if then every frame is real."""
+    if lengths is None:
+        return x, y, None
+    n_frames = int(lengths.max())
+    if n_frames < x.shape[1]:
+        x = x[:, :n_frames].contiguous()
+        y = None if y is None else y[:, :n_frames].contiguous()
+    return x, y, None if bool((lengths == n_frames).all()) else lengths
+
+
+def _minibatch(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor,
+               index: torch.Tensor, device: torch.device
+               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Songs ``index`` cropped to their longest one, on ``device``; lengths None when all
+    are that long (the model then runs its unpadded code)."""
+    batch_lengths = lengths[index]
+    n_frames = int(batch_lengths.max())
+    xb = x[index, :n_frames].to(device)
+    yb = None if y is None else y[index, :n_frames].to(device)
+    if bool((batch_lengths == n_frames).all()):
+        return xb, yb, None
+    return xb, yb, batch_lengths.to(device)
+
+
+def _real_frames(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
+    return torch.arange(n_frames, device=lengths.device) < lengths.unsqueeze(1)
 
 
 def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                        batch_size: int, device: torch.device) -> float:
+                        lengths: torch.Tensor | None, batch_size: int,
+                        device: torch.device) -> float:
+    """MSE over the real frames, in evaluation mode."""
     model.eval()
     total = 0.0
     with torch.no_grad():
+        if lengths is None:
+            for start in range(0, len(x), batch_size):
+                xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+                prediction, _ = model(xb)
+                total += float(((prediction - yb) ** 2).sum())
+            return total / y.numel()
+        order = torch.argsort(lengths, stable=True)  # similar lengths together: less padding
         for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-            prediction, _ = model(xb)
-            total += float(((prediction - yb) ** 2).sum())
-    return total / y.numel()
+            xb, yb, lb = _minibatch(x, y, lengths, order[start:start + batch_size], device)
+            squared = (model(xb, lengths=lb)[0] - yb) ** 2
+            if lb is not None:
+                squared = torch.where(_real_frames(lb, xb.shape[1]), squared, 0.0)
+            total += float(squared.sum())
+    return total / int(lengths.sum())
 
 
 class RMSprop:
@@ -192,23 +278,30 @@ def _native_cpu_kernels(function):
 @_native_cpu_kernels
 def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         val_x: np.ndarray | None, val_y: np.ndarray | None, config: TrainConfig, *,
-        log: Callable[[str], None] | None = None) -> list[dict]:
+        log: Callable[[str], None] | None = None, train_lengths=None,
+        val_lengths=None) -> list[dict]:
     """Train ``model`` in place (see the module docstring); return one row per epoch.
 
+    ``train_lengths`` / ``val_lengths``: (n_songs,) integers, the real frames of songs
+    padded at the end, or None when every frame is real; targets may be NaN beyond them.
     Rows: ``epoch`` (1-based), ``train_loss`` (mean MSE over the epoch's minibatches,
-    weighted by their sizes, as Keras reports it), ``val_loss`` (MSE of the validation
-    set in evaluation mode after the epoch; NaN without validation data), ``seconds``
-    (wall time of the epoch) and ``improved`` (whether it became the restored best).
+    weighted by their sizes (their real frames with lengths), as Keras reports it),
+    ``val_loss`` (MSE of the validation set's real frames in evaluation mode after the
+    epoch; NaN without validation data), ``seconds`` (wall time of the epoch) and
+    ``improved`` (whether it became the restored best).
     On return the model holds the best weights and is in evaluation mode.
     """
     config.validate()
     device = resolve_device(config.device)
-    x, y = _as_tensors(train_x, train_y, "training")
+    x, y, lengths = _crop_to_longest(*_as_tensors(train_x, train_y, "training", train_lengths))
     has_validation = val_x is not None
+    if val_lengths is not None and not has_validation:
+        raise DataError("validation lengths were given without validation features")
     if has_validation:
         if val_y is None:
             raise DataError("validation features were given without validation targets")
-        vx, vy = _as_tensors(val_x, val_y, "validation")
+        vx, vy, v_lengths = _crop_to_longest(
+            *_as_tensors(val_x, val_y, "validation", val_lengths))
         if vx.shape[2] != x.shape[2]:
             raise DataError(f"validation has {vx.shape[2]} features, training {x.shape[2]}")
     model.to(device)
@@ -225,19 +318,31 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         loss_sum = 0.0
         for start in range(0, len(x), config.batch_size):
             batch = order[start:start + config.batch_size]
-            xb, yb = x[batch].to(device), y[batch].to(device)
             optimizer.zero_grad(set_to_none=True)
-            prediction, _ = model(xb, yb if teacher_forcing else None)
-            loss = torch.mean((prediction - yb) ** 2)
+            if lengths is None:
+                xb, yb = x[batch].to(device), y[batch].to(device)
+                prediction, _ = model(xb, yb if teacher_forcing else None)
+                loss = torch.mean((prediction - yb) ** 2)
+                weight = len(batch)
+            else:
+                xb, yb, lb = _minibatch(x, y, lengths, batch, device)
+                prediction, _ = model(xb, yb if teacher_forcing else None, lengths=lb)
+                if lb is None:
+                    loss, weight = torch.mean((prediction - yb) ** 2), yb.numel()
+                else:  # masked MSE; padded targets are 0, padded predictions finite
+                    real = _real_frames(lb, xb.shape[1])
+                    weight = int(lengths[batch].sum())
+                    loss = torch.where(real, (prediction - yb) ** 2, 0.0).sum() / weight
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss.detach()) * len(batch)
-        train_loss = loss_sum / len(x)
+            loss_sum += float(loss.detach()) * weight
+        train_loss = loss_sum / (len(x) if lengths is None else int(lengths.sum()))
         if not math.isfinite(train_loss):
             raise DataError(f"training diverged: loss is {train_loss} at epoch {epoch}")
 
         if has_validation:
-            val_loss = _mean_squared_error(model, vx, vy, max(config.batch_size, 64), device)
+            val_loss = _mean_squared_error(model, vx, vy, v_lengths,
+                                           max(config.batch_size, 64), device)
             improved = val_loss < best_loss - config.min_delta
         else:
             val_loss, improved = math.nan, True
@@ -269,12 +374,19 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
 
 
 @_native_cpu_kernels
-def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 64, device: str = "cpu"
-            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions (n, T) and attention (n, T, T) or None, in evaluation mode (own feedback)."""
+def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 64,
+            device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions (n, T) and attention (n, T, T) or None, in evaluation mode (own feedback).
+
+    With ``lengths`` (n,) of songs padded at the end, predictions beyond a song's length
+    are NaN and its attention there (rows and columns) 0; songs are batched by length,
+    each batch cropped to its longest song.
+    """
     torch_device = resolve_device(device)
-    x_tensor, _ = _as_tensors(x, None, "prediction")
+    x_tensor, _, lengths_tensor = _as_tensors(x, None, "prediction", lengths)
     model.to(torch_device).eval()
+    if lengths_tensor is not None:
+        return _predict_padded(model, x_tensor, lengths_tensor, batch_size, torch_device)
     predictions, attentions = [], []
     with torch.no_grad():
         for start in range(0, len(x_tensor), batch_size):
@@ -284,6 +396,30 @@ def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 64, device: st
                 attentions.append(attention.cpu().numpy())
     attention_array = np.concatenate(attentions) if attentions else None
     return np.concatenate(predictions), attention_array
+
+
+def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
+                    batch_size: int, device: torch.device
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    n_songs, n_frames = x.shape[:2]
+    predictions = np.full((n_songs, n_frames), np.nan, dtype=np.float32)
+    attention = None
+    order = torch.argsort(lengths, stable=True)  # similar lengths together: less padding
+    with torch.no_grad():
+        for start in range(0, n_songs, batch_size):
+            index = order[start:start + batch_size]
+            xb, _, lb = _minibatch(x, None, lengths, index, device)
+            prediction, weights = model(xb, lengths=lb)
+            cropped = xb.shape[1]
+            if lb is not None:
+                prediction = prediction.masked_fill(~_real_frames(lb, cropped), math.nan)
+            rows = index.numpy()
+            predictions[rows, :cropped] = prediction.cpu().numpy()
+            if weights is not None:
+                if attention is None:
+                    attention = np.zeros((n_songs, n_frames, n_frames), dtype=np.float32)
+                attention[rows, :cropped, :cropped] = weights.cpu().numpy()
+    return predictions, attention
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str,

@@ -1,6 +1,7 @@
-# Stage 1: the raw dataset in the emoMusic layout under data/raw/{dataset} (immutable once
+# Stage 1: the raw dataset under data/raw/{dataset} (immutable once
 # written). synthetic: generated; emomusic: downloaded archives, verified and extracted;
-# local: the user's copy, checked and copied.
+# local: the user's copy, checked and copied; deam: the user's unzipped DEAM, checked and
+# copied in DEAM's layout (variable-length songs, see mer.data.layouts).
 
 import math
 
@@ -89,3 +90,21 @@ rule import_local_dataset:
         "logs/local/import_local_dataset.benchmark.tsv"
     script:
         "../scripts/import_local_dataset.py"
+
+
+rule import_deam_dataset:
+    output:
+        directory("data/raw/deam"),
+    params:
+        path=config["datasets"]["deam"]["path"],
+        fingerprint=local_fingerprint(config["datasets"]["deam"]["path"]) if DATASET == "deam" else None,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,  # ~1802 MP3s and their feature files
+    log:
+        "logs/deam/import_deam_dataset.log",
+    benchmark:
+        "logs/deam/import_deam_dataset.benchmark.tsv"
+    script:
+        "../scripts/import_deam_dataset.py"

@@ -24,6 +24,7 @@ rule extract_features_shard:
         temp(f"{FEATURES}/shards/{{feature_set}}/shard{{shard}}.npz"),
     params:
         n_shards=N_SHARDS,
+        dataset=DATASET,
         compare_mode=config["features"]["compare_mode"],
     threads: 1
     resources:

@@ -13,6 +13,7 @@ rule split_folds:
     output:
         f"{RESULTS}/folds.csv",
     params:
+        dataset=DATASET,
         split=config["cv"]["split"],
         folds=config["cv"]["folds"],
         seed=config["seed"],

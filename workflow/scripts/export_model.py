@@ -3,7 +3,7 @@
 import pandas as pd
 
 from mer.bundle import export_model
-from mer.data.emomusic import load_annotations
+from mer.data.layouts import dataset_layout
 from mer.features import load_features
 from mer.jobs import run_job
 from mer.training import TrainConfig
@@ -13,7 +13,7 @@ def main(sm):
     export_model(
         sm.input.summaries,
         features=load_features(sm.input.values, sm.input.index),
-        annotations=load_annotations(sm.input.raw),
+        annotations=dataset_layout(sm.params.dataset).load_annotations(sm.input.raw),
         song_ids=pd.read_csv(sm.input.folds)["song_id"].to_numpy(),
         dataset=sm.params.dataset,
         target=sm.wildcards.target,

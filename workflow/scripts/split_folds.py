@@ -3,16 +3,17 @@
 from pathlib import Path
 
 from mer.cv import make_folds
-from mer.data.emomusic import SONGS_INFO, load_annotations
+from mer.data.emomusic import ANNOTATIONS_DIR, SONGS_INFO
+from mer.data.layouts import dataset_layout
 from mer.io import write_csv_atomic
 from mer.jobs import run_job
 
 
 def main(sm):
-    annotations = load_annotations(sm.input[0])
+    annotations = dataset_layout(sm.params.dataset).load_annotations(sm.input[0])
     folds = make_folds(annotations.song_ids, split=sm.params.split, n_folds=sm.params.folds,
                        seed=sm.params.seed, info=annotations.info,
-                       info_path=Path(sm.input[0]) / "annotations" / SONGS_INFO)
+                       info_path=Path(sm.input[0]) / ANNOTATIONS_DIR / SONGS_INFO)
     write_csv_atomic(folds, sm.output[0])
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from mer.cv import FoldOutputs, train_fold, training_seed
-from mer.data.emomusic import load_annotations
+from mer.data.layouts import dataset_layout
 from mer.features import load_features
 from mer.jobs import run_job
 from mer.training import TrainConfig
@@ -14,7 +14,7 @@ def main(sm):
     train_config = TrainConfig(seed=training_seed(sm.params.seed, fold, seed_index), **sm.params.train)
     train_fold(
         features=load_features(sm.input.values, sm.input.index),
-        annotations=load_annotations(sm.input.raw),
+        annotations=dataset_layout(sm.params.dataset).load_annotations(sm.input.raw),
         folds=pd.read_csv(sm.input.folds),
         fold=fold,
         target=sm.wildcards.target,

@@ -283,3 +283,14 @@ def import_local_dataset(source: str | Path, target: str | Path) -> CheckReport:
                         f"{report.format()}")
     build_emomusic_root(source, target, copy=True)
     return report
+
+
+def import_deam_dataset(source: str | Path, target: str | Path) -> CheckReport:
+    """Check a user's unzipped DEAM and copy what the pipeline reads, read-only, to ``target``."""
+    from mer.data.deam import build_deam_root
+    report = check_dataset(source, "deam")
+    if not report.ok:
+        raise DataError(f"datasets.deam.path: the copy at {source} does not pass the check:\n"
+                        f"{report.format()}")
+    build_deam_root(source, target)
+    return report

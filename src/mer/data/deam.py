@@ -13,6 +13,11 @@ Layout once ``DEAM_Annotations.zip`` and ``DEAM_audio.zip`` are unzipped into on
         "song_id, valence_mean, valence_std, arousal_mean, arousal_std" (spaces after
         commas; valence before arousal; ratings on 1..9)
 
+    features/{song_id}.csv   (optional, from features.zip) ``;``-separated, ``frameTime`` and
+        260 openSMILE columns, one row per 500 ms: the ``deam260`` feature set. The row at
+        ``frameTime`` = 0.5 k is taken as whole-clip frame k, i.e. the 500 ms starting at
+        its frameTime (``mer.frames``), so it pairs with the annotation at 0.5 k + 0.5 s.
+
 Dynamic values are on [-1, 1]. Sequences have variable length, so the loader returns one
 array per song plus ``padded()`` (NaN-padded matrix and mask) for batch code.
 """
@@ -31,6 +36,7 @@ from mer.errors import DataError
 TARGETS = ("arousal", "valence")
 AUDIO_DIR = "MEMD_audio"
 DYNAMIC_DIR = "dynamic (per second annotations)"
+FEATURES_DIR = "features"
 STATIC_GLOB = "static_annotations_averaged_songs_*.csv"
 STATIC_COLUMNS = ["valence_mean", "valence_std", "arousal_mean", "arousal_std"]
 SAMPLE_COLUMN = re.compile(r"^sample_(\d+)ms$")
@@ -57,6 +63,14 @@ class DeamAnnotations:
         for row, sequence in enumerate(self.values[target]):
             out[row, :len(sequence)] = sequence
         return out, mask
+
+    def as_annotations(self):
+        """The same data as ``mer.data.emomusic.Annotations`` (NaN-padded, with lengths),
+        the form the pipeline trains on."""
+        from mer.data.emomusic import Annotations
+        return Annotations(song_ids=self.song_ids,
+                           values={t: self.padded(t)[0] for t in self.values},
+                           lengths=self.lengths)
 
     def sample_times(self, song_id: int) -> np.ndarray:
         """Times (s) of one song's samples: 15.0, 15.5, ..."""
@@ -172,3 +186,80 @@ def load_deam_annotations(root: str | Path, targets=TARGETS) -> DeamAnnotations:
                             f"different lengths for song(s) {bad}")
     return DeamAnnotations(song_ids=ids, values={t: loaded[t][1] for t in targets},
                            lengths=lengths, static=read_static(root))
+
+
+def feature_path(root: str | Path, song_id: int) -> Path:
+    """Where DEAM's precomputed features of ``song_id`` live under a DEAM root."""
+    root = Path(root)
+    folder = _find_dir(root, FEATURES_DIR) or root / FEATURES_DIR
+    return folder / f"{int(song_id)}.csv"
+
+
+def read_frame_features(path: str | Path, frames: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Rows of whole-clip ``frames`` from one DEAM ``features/<id>.csv`` -> (values
+    (len(frames), 260) float32, column names). ``DataError`` naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: DEAM feature file not found; unzip DEAM's features.zip into "
+                        f"the dataset folder (it holds features/<id>.csv), or choose a feature "
+                        f"set computed from audio")
+    try:
+        table = pd.read_csv(path, sep=";")
+    except Exception as error:  # pandas raises several types for unreadable CSV
+        raise DataError(f"{path}: cannot parse as a ';'-separated CSV ({error})") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    if "frameTime" not in table.columns:
+        raise DataError(f"{path}: no frameTime column; expected DEAM's features/<id>.csv "
+                        f"(frameTime;<260 feature columns>, ';'-separated)")
+    frame_of_row = np.round(table["frameTime"].to_numpy(float) / (SAMPLE_STEP_MS / 1000)).astype(int)
+    row_of_frame = {int(k): row for row, k in enumerate(frame_of_row)}
+    missing = [int(k) for k in frames if int(k) not in row_of_frame]
+    if missing:
+        raise DataError(f"{path}: no row for frame(s) {missing[:5]} (frameTime "
+                        f"{[k * SAMPLE_STEP_MS / 1000 for k in missing[:5]]} s), which the song's "
+                        f"annotations need")
+    columns = [c for c in table.columns if c != "frameTime"]
+    try:
+        values = table[columns].to_numpy(np.float32)[[row_of_frame[int(k)] for k in frames]]
+    except ValueError as error:
+        raise DataError(f"{path}: non-numeric feature value ({error})") from error
+    if not np.isfinite(values).all():
+        raise DataError(f"{path}: NaN or infinite feature values in the annotated frames")
+    return values, columns
+
+
+def build_deam_root(source: str | Path, target: str | Path) -> Path:
+    """Copy a user's unzipped DEAM (``source``) into ``target``, read-only, in one layout:
+    ``MEMD_audio/<id>.mp3``, ``annotations/<dynamic csvs>``, ``annotations/static/*.csv``
+    and, when present, ``features/<id>.csv``. Other files are not copied."""
+    import shutil
+
+    from mer.data.download import _make_read_only
+    from mer.io import atomic_directory
+
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(target) as staging:
+        dynamic = staging / "annotations" / DYNAMIC_DIR
+        dynamic.mkdir(parents=True)
+        for t in TARGETS:
+            shutil.copy2(dynamic_file(source, t), dynamic / f"{t}.csv")
+        static = staging / "annotations" / "song_level"
+        static.mkdir()
+        for path in sorted(source.rglob(STATIC_GLOB)):
+            shutil.copy2(path, static / path.name)
+        _copy_numbered(audio_path(source, 0).parent, staging / AUDIO_DIR, ".mp3")
+        features = _find_dir(source, FEATURES_DIR)
+        if features is not None:
+            _copy_numbered(features, staging / FEATURES_DIR, ".csv")
+        _make_read_only(staging)
+    return target
+
+
+def _copy_numbered(source: Path, target: Path, suffix: str) -> None:
+    """Copy ``<id><suffix>`` files (skipping e.g. macOS ``._`` files)."""
+    import shutil
+    target.mkdir()
+    for path in sorted(source.iterdir()):
+        if path.is_file() and path.suffix.lower() == suffix and path.stem.isdigit():
+            shutil.copy2(path, target / f"{int(path.stem)}{suffix}")

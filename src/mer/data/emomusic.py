@@ -48,9 +48,22 @@ class Annotations:
     """Continuous annotations of one dataset, rows aligned with ``song_ids``."""
 
     song_ids: np.ndarray  # (n_songs,) int64, ascending
-    values: dict[str, np.ndarray]  # target -> (n_songs, 61) float32, rater average
+    values: dict[str, np.ndarray]  # target -> (n_songs, T) float32 rater average, NaN-padded
     stds: dict[str, np.ndarray] = field(default_factory=dict)  # target -> rater std
     info: pd.DataFrame | None = None  # songs_info.csv, tabs stripped, indexed by song_id
+    # annotated samples per song (its first ``lengths[i]`` values are real); None: all T
+    # (emoMusic's 61). Variable for DEAM, whose full songs are longer than its excerpts.
+    lengths: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.lengths is None:
+            width = next(iter(self.values.values())).shape[1] if self.values else 0
+            self.lengths = np.full(len(self.song_ids), width, dtype=np.int64)
+        self.lengths = np.asarray(self.lengths, dtype=np.int64)
+
+    def lengths_of(self, song_ids) -> np.ndarray:
+        """Annotated samples of each of ``song_ids``."""
+        return self.lengths[self.rows(song_ids)]
 
     def target(self, name: str) -> np.ndarray:
         if name not in self.values:

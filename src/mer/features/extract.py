@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from mer.audio import load_audio
-from mer.errors import AudioError
+from mer.errors import AudioError, DataError
 from mer.features.compare import check_compare_mode, compare_frames
-from mer.features.registry import BLOCKS, feature_set
+from mer.features.registry import BLOCKS, FEATURE_SETS, feature_set
 from mer.features.spectra import CONTEXT_SAMPLES, HOP_LENGTH, librosa_blocks
 from mer.frames import FRAME_SAMPLES, SAMPLE_RATE, annotated_frame_indices, n_whole_frames
 
@@ -24,6 +24,7 @@ def extract_clip_features(audio: np.ndarray, set_names: list[str], *,
     the requested frames need. ``AudioError`` if a frame lies outside the audio.
     """
     sets = [feature_set(name) for name in set_names]
+    _check_computable(set_names)
     check_compare_mode(compare_mode)
     frames = _check_frames(audio, frames)
     needed = list(dict.fromkeys(block for s in sets for block in s.blocks))
@@ -32,17 +33,28 @@ def extract_clip_features(audio: np.ndarray, set_names: list[str], *,
 
 
 def extract_file_features(path: str | Path, set_names: list[str], *,
-                          annotated_only: bool = True,
+                          annotated_only: bool = True, frames: np.ndarray | None = None,
                           compare_mode: str = "per_segment") -> dict[str, np.ndarray]:
-    """``extract_clip_features`` of the file at ``path``: its 61 annotated frames
-    (29..89) if ``annotated_only``, else all its whole frames. Errors name the file."""
+    """``extract_clip_features`` of the file at ``path``: at whole-clip ``frames`` if
+    given, else its 61 annotated frames (29..89) if ``annotated_only``, else all its whole
+    frames. Errors name the file."""
+    _check_computable(set_names)
     audio = load_audio(path)
-    frames = annotated_frame_indices() if annotated_only else None
+    if frames is None:
+        frames = annotated_frame_indices() if annotated_only else None
     try:
         return extract_clip_features(audio, set_names, frames=frames,
                                      compare_mode=compare_mode)
     except AudioError as error:
         raise AudioError(f"{path}: {error}") from None
+
+
+def _check_computable(set_names: list[str]) -> None:
+    precomputed = [name for name in set_names if feature_set(name).precomputed]
+    if precomputed:
+        raise DataError(f"feature set(s) {precomputed} are read from files the dataset ships "
+                        f"(DEAM's features/<id>.csv), not computed from audio; choose one of "
+                        f"{', '.join(n for n, s in FEATURE_SETS.items() if not s.precomputed)}")
 
 
 def _check_frames(audio: np.ndarray, frames: np.ndarray | None) -> np.ndarray:

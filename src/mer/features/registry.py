@@ -24,7 +24,7 @@ class Block:
 
     name: str
     dims: int
-    source: str  # "librosa" or "opensmile"
+    source: str  # "librosa", "opensmile", or "deam_csv" (read from DEAM's feature files)
     description: str
 
 
@@ -36,6 +36,11 @@ class FeatureSet:
     blocks: tuple[str, ...]
     dims: int
     description: str
+
+    @property
+    def precomputed(self) -> bool:
+        """Read from files a dataset ships (DEAM's features) rather than computed from audio."""
+        return any(BLOCKS[block].source == "deam_csv" for block in self.blocks)
 
     @property
     def columns(self) -> list[str]:
@@ -63,6 +68,8 @@ BLOCKS: dict[str, Block] = _blocks(
     Block("cqt", 252, "librosa",
           "CQT magnitude (linear), 7 octaves x 36 bins from C1 = 32.70 Hz, tuning A440"),
     Block("compare", 6373, "opensmile", "openSMILE ComParE_2016 functionals"),
+    Block("deam260", 260, "deam_csv",
+          "DEAM's own openSMILE features at 2 Hz (features/<id>.csv, 260 columns)"),
 )
 
 
@@ -80,6 +87,8 @@ FEATURE_SETS: dict[str, FeatureSet] = _feature_sets(
     ("spectral", ("chroma_stft", "chroma_cqt", "cens", "mfcc", "rms", "mel", "centroid",
                   "bandwidth", "contrast", "flatness", "rolloff", "zcr"),
      "the paper's 197-dim librosa set"),
+    ("deam260", ("deam260",),
+     "DEAM only: the 260 openSMILE features the dataset ships, one row per 500 ms"),
 )
 
 
@@ -96,6 +105,8 @@ def feature_set(name: str) -> FeatureSet:
 def block_columns(name: str) -> tuple[str, ...]:
     """Column names of one block: ``rms``; ``mfcc_00`` ... ``mfcc_19``; openSMILE's names."""
     block = BLOCKS[name]
+    if block.source == "deam_csv":  # the real names come from the files' header
+        return tuple(f"{name}_{i:03d}" for i in range(block.dims))
     if block.source == "opensmile":
         from mer.features.compare import compare_feature_names
         return tuple(compare_feature_names())

@@ -1,10 +1,16 @@
 """Feature files: per-shard ``.npz`` files, merged into one memory-mappable ``.npy``.
 
-Shapes: ``values`` is (n_songs, 61, dims) float32; row ``j`` of axis 1 is whole-clip
-frame ``29 + j`` (``frames.annotated_frame_indices``), the frame paired with annotation
-sample ``sample_{15000 + 500 j}ms``. Every file is written to a temporary file in the
-destination directory and moved into place with ``os.replace``, so a failed or killed job
-never leaves a partial output that looks finished.
+Songs may differ in length (DEAM's full songs are longer than its 45 s excerpts), so the
+frames of all songs are stored one after the other ("ragged"): ``values`` is
+(total frames, dims) float32, and the index JSON gives each song's ``lengths``; song ``i``
+holds rows ``offsets[i]:offsets[i + 1]``. Row ``j`` of a song is whole-clip frame
+``29 + j`` (``frames.FIRST_ANNOTATED_FRAME``), paired with the annotation sample at
+``15 + j / 2`` s; emoMusic songs have the 61 frames 29..89. ``FeatureTable.rows`` pads the
+songs asked for at the end into (n, longest, dims) for batch code.
+
+Every file is written to a temporary file in the destination directory and moved into
+place with ``os.replace``, so a failed or killed job never leaves a partial output that
+looks finished.
 """
 
 from __future__ import annotations
@@ -26,57 +32,102 @@ from mer.features.registry import feature_set
 from mer.frames import FIRST_ANNOTATED_FRAME, N_ANNOTATED_FRAMES
 from mer.io import atomic_path
 
-FRAME_CONVENTION = (f"values[:, j] is whole-clip 500 ms frame {FIRST_ANNOTATED_FRAME} + j, "
+FRAME_CONVENTION = (f"song row j is whole-clip 500 ms frame {FIRST_ANNOTATED_FRAME} + j, "
                     "covering [14.5 + 0.5 j, 15.0 + 0.5 j) s of the clip, paired with the "
                     "annotation sample at 15.0 + 0.5 j s (sample_<ms>ms); see mer.frames")
 
 
-def extract_shard(audio_paths: list[Path], song_ids: list[int], set_name: str,
-                  out_path: Path, *, compare_mode: str = "per_segment",
-                  progress: bool = True) -> None:
+def annotated_frames(length: int = N_ANNOTATED_FRAMES) -> np.ndarray:
+    """Whole-clip frames of a song annotated at ``length`` samples from 15 s: 29, 30, ..."""
+    return np.arange(FIRST_ANNOTATED_FRAME, FIRST_ANNOTATED_FRAME + int(length))
+
+
+def extract_shard(paths: list[Path], song_ids: list[int], set_name: str,
+                  out_path: Path, *, lengths: list[int] | None = None,
+                  compare_mode: str = "per_segment", progress: bool = True) -> None:
     """Extract ``set_name`` for the annotated frames of each clip into ``out_path`` (.npz).
 
-    If any clip fails, the others are still processed (so one run reports every bad
-    file), then ``AudioError`` lists each failing file with its reason; no ``out_path`` is
-    written. The clips that succeeded are kept in ``<out_path>.clips/`` (one ``.npy`` per
-    clip, keyed by set, ComParE mode, the file's size and modification time and the
-    feature code), so a rerun after fixing or replacing the bad files only extracts
-    those; the folder is removed once the shard is written.
+    Song ``i`` gets its ``lengths[i]`` annotated frames (default 61, emoMusic's), frames
+    29, 30, ... (``annotated_frames``). ``paths`` are audio files, or for a set read from
+    precomputed files (``deam260``) those files. If any clip fails, the others are still
+    processed (so one run reports every bad file), then ``AudioError`` lists each failing
+    file with its reason; no ``out_path`` is written. The clips that succeeded are kept in
+    ``<out_path>.clips/`` (one ``.npy`` per clip, keyed by set, ComParE mode, the file's
+    size and modification time and the feature code), so a rerun after fixing or replacing
+    the bad files only extracts those; the folder is removed once the shard is written.
     """
     from tqdm import tqdm
 
-    if len(audio_paths) != len(song_ids):
-        raise DataError(f"{len(audio_paths)} audio paths but {len(song_ids)} song ids")
+    if len(paths) != len(song_ids):
+        raise DataError(f"{len(paths)} input paths but {len(song_ids)} song ids")
+    lengths = [N_ANNOTATED_FRAMES] * len(song_ids) if lengths is None else [int(n) for n in lengths]
+    if len(lengths) != len(song_ids) or min(lengths, default=1) < 1:
+        raise DataError(f"need one positive length per song, got {lengths[:10]}")
     fset = feature_set(set_name)
     out_path = Path(out_path)
     cache = _ClipCache(out_path, set_name, compare_mode)
-    values = np.zeros((len(song_ids), N_ANNOTATED_FRAMES, fset.dims), dtype=np.float32)
+    parts: list[np.ndarray | None] = []
+    columns = None
     failures = []
-    clips = tqdm(audio_paths, desc=f"{set_name} features", unit="clip", disable=not progress)
+    clips = tqdm(paths, desc=f"{set_name} features", unit="clip", disable=not progress)
     for row, path in enumerate(clips):
+        frames = annotated_frames(lengths[row])
         cached = cache.get(path, song_ids[row])
-        if cached is not None and cached.shape == values.shape[1:]:
-            values[row] = cached
+        if cached is not None and cached.shape == (len(frames), fset.dims):
+            parts.append(cached)
             continue
         try:
-            values[row] = extract_file_features(path, [set_name], annotated_only=True,
-                                                compare_mode=compare_mode)[set_name]
-        except AudioError as error:
+            values, names = _song_features(path, set_name, frames, compare_mode)
+        except (AudioError, DataError) as error:
             failures.append(f"  {path}: {error}" if str(path) not in str(error)
                             else f"  {error}")
+            parts.append(None)
             continue
-        if len(audio_paths) > 1:  # a one-clip shard has nothing to keep on failure
-            cache.put(path, song_ids[row], values[row])
+        if columns is not None and names != columns:
+            raise DataError(f"{path}: its {set_name} columns differ from the shard's first "
+                            f"file's; every file must have the same header")
+        columns = names
+        parts.append(values)
+        if len(paths) > 1:  # a one-clip shard has nothing to keep on failure
+            cache.put(path, song_ids[row], values)
     if failures:
-        kept = (f"; the {len(audio_paths) - len(failures)} clip(s) that succeeded are kept "
+        kept = (f"; the {len(paths) - len(failures)} clip(s) that succeeded are kept "
                 f"in {cache.folder}, so a rerun only extracts the failed ones"
-                if len(failures) < len(audio_paths) and len(audio_paths) > 1 else "")
-        raise AudioError(f"{len(failures)} of {len(audio_paths)} clips failed; no "
+                if len(failures) < len(paths) and len(paths) > 1 else "")
+        raise AudioError(f"{len(failures)} of {len(paths)} clips failed; no "
                          f"{out_path} written{kept}:\n" + "\n".join(failures))
+    if columns is None:  # every clip came from the cache
+        columns = _set_columns(set_name, paths[0]) if paths else list(fset.columns)
+    values = (np.concatenate(parts) if parts else np.zeros((0, fset.dims), np.float32))
     with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, values=values, song_ids=np.asarray(song_ids, dtype=np.int64),
-                 columns=np.asarray(fset.columns, dtype=str), feature_set=np.asarray(set_name))
+        np.savez(f, values=values.astype(np.float32, copy=False),
+                 song_ids=np.asarray(song_ids, dtype=np.int64),
+                 lengths=np.asarray(lengths, dtype=np.int64),
+                 columns=np.asarray(columns, dtype=str), feature_set=np.asarray(set_name))
     cache.clear()
+
+
+def _song_features(path: Path, set_name: str, frames: np.ndarray, compare_mode: str
+                   ) -> tuple[np.ndarray, list[str]]:
+    """(len(frames), dims) float32 features of one song, and the column names."""
+    fset = feature_set(set_name)
+    if fset.precomputed:
+        from mer.data.deam import read_frame_features
+        values, columns = read_frame_features(path, frames)
+        if values.shape[1] != fset.dims:
+            raise DataError(f"{path}: {values.shape[1]} feature columns, {set_name} has "
+                            f"{fset.dims}")
+        return values, columns
+    return (extract_file_features(path, [set_name], frames=frames,
+                                  compare_mode=compare_mode)[set_name], list(fset.columns))
+
+
+def _set_columns(set_name: str, path: Path) -> list[str]:
+    fset = feature_set(set_name)
+    if fset.precomputed:
+        from mer.data.deam import read_frame_features
+        return read_frame_features(path, annotated_frames(1))[1]
+    return list(fset.columns)
 
 
 class _ClipCache:
@@ -174,22 +225,29 @@ def extract_files(audio_paths: list[Path], set_name: str, out_path: Path, *,
     return arrays
 
 
-def _read_shard_header(path: Path) -> tuple[str, list[str], np.ndarray, tuple[int, ...]]:
-    """Set name, columns, song ids and values shape, without reading the values."""
+def _read_shard_header(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray, int]:
+    """Set name, columns, song ids, lengths and dims, without reading the values."""
     with np.load(path, allow_pickle=False) as shard:
+        if "lengths" not in shard.files:
+            raise DataError(f"{path}: a feature shard from an older mer (no lengths); delete "
+                            f"it and extract again")
         header = (str(shard["feature_set"]), shard["columns"].tolist(),
-                  shard["song_ids"].astype(np.int64))
+                  shard["song_ids"].astype(np.int64), shard["lengths"].astype(np.int64))
     with zipfile.ZipFile(path) as archive, archive.open("values.npy") as member:
         version = np.lib.format.read_magic(member)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
         shape = tuple(read_header(member)[0])
-    return (*header, shape)
+    if shape[0] != header[3].sum():
+        raise DataError(f"{path}: {shape[0]} frames stored but the lengths add up to "
+                        f"{header[3].sum()}; delete it and extract again")
+    return (*header, int(shape[1]))
 
 
 def merge_shards(shard_paths: list[Path], values_path: Path, index_path: Path) -> None:
-    """Concatenate shards, sorted by song id, into ``values_path`` (.npy, memory-mappable)
-    and ``index_path`` (.json). ``DataError`` if shards disagree or a song id repeats.
+    """Concatenate shards, sorted by song id, into ``values_path`` (.npy, memory-mappable,
+    ragged: see the module docstring) and ``index_path`` (.json). ``DataError`` if shards
+    disagree or a song id repeats.
 
     The output is preallocated on disk and filled shard by shard, so memory never holds
     more than one shard.
@@ -197,22 +255,22 @@ def merge_shards(shard_paths: list[Path], values_path: Path, index_path: Path) -
     if not shard_paths:
         raise DataError("merge_shards: no shard files given")
     headers = [_read_shard_header(Path(p)) for p in shard_paths]
-    set_name, columns, _, shape = headers[0]
-    for path, (name, cols, _, shp) in zip(shard_paths, headers):
-        if name != set_name or cols != columns or shp[1:] != shape[1:]:
-            raise DataError(f"{path}: feature set {name!r} / {len(cols)} columns / frames "
-                            f"{shp[1:]} differ from {shard_paths[0]} ({set_name!r}, "
-                            f"{len(columns)} columns, {shape[1:]})")
+    set_name, columns, _, _, dims = headers[0]
+    for path, (name, cols, _, _, width) in zip(shard_paths, headers):
+        if name != set_name or cols != columns or width != dims:
+            raise DataError(f"{path}: feature set {name!r} / {len(cols)} columns differ from "
+                            f"{shard_paths[0]} ({set_name!r}, {len(columns)} columns)")
     all_ids = np.concatenate([h[2] for h in headers])
+    all_lengths = np.concatenate([h[3] for h in headers])
     _check_unique_ids(all_ids, shard_paths, headers)
     order = np.argsort(all_ids, kind="stable")
-    destination = np.empty_like(order)
-    destination[order] = np.arange(order.size)  # output row of each concatenated row
-    _write_values(shard_paths, destination, (all_ids.size, *shape[1:]), Path(values_path))
-    index = {"feature_set": set_name, "dims": len(columns),
-             "song_ids": all_ids[order].tolist(), "columns": columns,
-             "n_frames": int(shape[1]), "first_frame": FIRST_ANNOTATED_FRAME,
-             "frame_convention": FRAME_CONVENTION}
+    offsets = np.concatenate([[0], np.cumsum(all_lengths[order])])
+    start_of = np.empty_like(order)
+    start_of[order] = offsets[:-1]  # output row where each concatenated song starts
+    _write_values(shard_paths, headers, start_of, (int(offsets[-1]), dims), Path(values_path))
+    index = {"feature_set": set_name, "dims": len(columns), "song_ids": all_ids[order].tolist(),
+             "lengths": all_lengths[order].tolist(), "columns": columns,
+             "first_frame": FIRST_ANNOTATED_FRAME, "frame_convention": FRAME_CONVENTION}
     with atomic_path(Path(index_path)) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
 
@@ -226,45 +284,100 @@ def _check_unique_ids(all_ids, shard_paths, headers) -> None:
                         f"{', '.join(holders)}")
 
 
-def _write_values(shard_paths, destination, shape, values_path: Path) -> None:
+def _write_values(shard_paths, headers, start_of, shape, values_path: Path) -> None:
     with atomic_path(values_path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-        start = 0
-        for path in shard_paths:
+        song = 0
+        for path, header in zip(shard_paths, headers):
             with np.load(path, allow_pickle=False) as shard:
                 values = shard["values"]
-            rows = destination[start:start + len(values)]
-            out[np.sort(rows)] = values[np.argsort(rows)]
-            start += len(values)
+            position = 0
+            for length in header[3]:
+                out[start_of[song]:start_of[song] + length] = values[position:position + length]
+                position += length
+                song += 1
         out.flush()
         del out
 
 
 @dataclass
 class FeatureTable:
-    """Merged features: ``values`` (songs × frames × dims, memory-mapped), one row per id."""
+    """Merged features of a dataset: every song's frames, one after the other.
+
+    ``values`` is (total frames, dims), usually memory-mapped; song ``song_ids[i]`` holds
+    ``lengths[i]`` frames starting at row ``offsets[i]``.
+    """
 
     values: np.ndarray
     song_ids: np.ndarray
     columns: list[str]
     feature_set: str
+    lengths: np.ndarray
 
-    def rows(self, song_ids) -> np.ndarray:
-        """(len(song_ids), frames, dims) array of the given songs, in the order given."""
-        position = {int(s): i for i, s in enumerate(self.song_ids)}
-        missing = [int(s) for s in song_ids if int(s) not in position]
+    def __post_init__(self):
+        self.song_ids = np.asarray(self.song_ids, dtype=np.int64)
+        self.lengths = np.asarray(self.lengths, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+        self._position = {int(s): i for i, s in enumerate(self.song_ids)}
+        if len(self.lengths) != len(self.song_ids) or self.offsets[-1] != len(self.values):
+            raise DataError(f"{self.feature_set}: {len(self.values)} frames for "
+                            f"{len(self.song_ids)} songs of lengths summing to {self.offsets[-1]}")
+
+    @classmethod
+    def from_padded(cls, values: np.ndarray, song_ids, columns: list[str], feature_set: str,
+                    lengths=None) -> "FeatureTable":
+        """From an (n_songs, T, dims) array, song ``i`` using its first ``lengths[i]`` frames."""
+        values = np.asarray(values)
+        lengths = np.full(len(values), values.shape[1]) if lengths is None else np.asarray(lengths)
+        flat = np.concatenate([v[:n] for v, n in zip(values, lengths)]) if len(values) else \
+            np.zeros((0, values.shape[-1]), values.dtype)
+        return cls(flat, song_ids, columns, feature_set, lengths)
+
+    def _rows_of(self, song_ids) -> list[int]:
+        missing = [int(s) for s in song_ids if int(s) not in self._position]
         if missing:
             raise DataError(f"song id(s) {missing[:10]} have no {self.feature_set} features")
-        return np.asarray(self.values[[position[int(s)] for s in song_ids]])
+        return [self._position[int(s)] for s in song_ids]
+
+    def lengths_of(self, song_ids) -> np.ndarray:
+        """Number of frames of each of ``song_ids``."""
+        return self.lengths[self._rows_of(song_ids)]
+
+    def song(self, song_id: int) -> np.ndarray:
+        """(length, dims) frames of one song (a view into ``values``)."""
+        row = self._rows_of([song_id])[0]
+        return self.values[self.offsets[row]:self.offsets[row + 1]]
+
+    def rows(self, song_ids) -> np.ndarray:
+        """(len(song_ids), longest, dims) float32 frames of the songs, in the order given,
+        zero-padded at the end (``lengths_of`` says how many frames are real)."""
+        rows = self._rows_of(song_ids)
+        longest = int(self.lengths[rows].max()) if rows else 0
+        out = np.zeros((len(rows), longest, self.values.shape[-1]), dtype=np.float32)
+        for i, row in enumerate(rows):
+            out[i, :self.lengths[row]] = self.values[self.offsets[row]:self.offsets[row + 1]]
+        return out
+
+    def frames_of(self, song_ids) -> np.ndarray:
+        """(total frames, dims) float32: every real frame of the songs, concatenated."""
+        rows = self._rows_of(song_ids)
+        if not rows:
+            return np.zeros((0, self.values.shape[-1]), np.float32)
+        return np.concatenate([np.asarray(self.values[self.offsets[r]:self.offsets[r + 1]],
+                                          dtype=np.float32) for r in rows])
 
 
 def load_features(values_path: Path, index_path: Path, *, mmap: bool = True) -> FeatureTable:
     """Read what ``merge_shards`` wrote; ``DataError`` if the two files disagree."""
     index = json.loads(Path(index_path).read_text())
+    if "lengths" not in index:
+        raise DataError(f"{index_path}: features from an older mer (fixed 61 frames); delete "
+                        f"{values_path} and {index_path} and run the pipeline again")
     values = np.load(values_path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    expected = (len(index["song_ids"]), index["n_frames"], index["dims"])
+    expected = (int(sum(index["lengths"])), index["dims"])
     if values.shape != expected:
         raise DataError(f"{values_path}: shape {values.shape} does not match {index_path} "
                         f"({expected})")
     return FeatureTable(values, np.asarray(index["song_ids"], dtype=np.int64),
-                        list(index["columns"]), index["feature_set"])
+                        list(index["columns"]), index["feature_set"],
+                        np.asarray(index["lengths"], dtype=np.int64))

@@ -6,9 +6,11 @@ families they are the hidden sizes of the stacked LSTM layers (first layer first
 in ``MODEL_FAMILIES``.
 
 Every model is a plain ``nn.Module`` with
-``forward(x (B, T, input_dim), y_prev_true=None) -> (prediction (B, T), attention)``,
-attention being (B, T, T) (row t = weights of frame t over all frames) or ``None``.
-Training loops live in ``mer.training``.
+``forward(x (B, T, input_dim), y_prev_true=None, lengths=None) -> (prediction (B, T),
+attention)``, attention being (B, T, T) (row t = weights of frame t over all frames) or
+``None``. ``lengths`` (B,) gives the real frames of songs padded at the end (convention in
+``mer.models.lstm``; each family's masking in its module docstring). Training loops live
+in ``mer.training``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from torch import nn
 
 from mer.errors import ConfigError
 from mer.models.attention import AttentionRegressor, reference_attention
-from mer.models.lstm import LSTMRegressor, StackedLSTM
+from mer.models.lstm import LSTMRegressor, StackedLSTM, real_frames
 from mer.models.transformer import TransformerRegressor
 
 __all__ = ["MODEL_FAMILIES", "ModelFamily", "ModelSpec", "build_model", "describe_model",
-           "has_attention", "parse_model_name", "count_parameters", "reference_attention",
-           "AttentionRegressor", "LSTMRegressor", "StackedLSTM", "TransformerRegressor"]
+           "has_attention", "parse_model_name", "count_parameters", "real_frames",
+           "reference_attention", "AttentionRegressor", "LSTMRegressor", "StackedLSTM",
+           "TransformerRegressor"]
 
 
 @dataclass(frozen=True)

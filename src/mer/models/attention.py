@@ -21,6 +21,14 @@ Conventions (frames numbered t = 1..T as in the paper, index t-1 in tensors):
   computed in one batched (batch, T, T, attention_dim) operation; only the scalar y
   recurrence loops over t. ``reference_attention`` is the same computation with a Python
   loop over t, kept to test the batched one and to benchmark against.
+* Padding (``lengths``, convention in ``mer.models.lstm``): padded input frames are set to
+  0; ``AT`` masks the keys j > length (softmax over the song's real frames only);
+  ``BAT`` is causal (row t sees j <= t-1 only), so keys padded at the end never reach a real
+  row and its real frames are unchanged by padding even without a key mask. Both
+  additionally zero the padded rows (t > length) and columns, so the returned weights are
+  exactly 0 there. The encoder and the y recurrence run forwards in time, so padding at the
+  end cannot reach a real frame either. Teacher forcing: annotations in padded frames are
+  replaced by 0 (they may be NaN) and only feed padded frames anyway.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mer.models.lstm import StackedLSTM
+from mer.models.lstm import StackedLSTM, real_frames, zero_padding
 
 
 class AdditiveAttention(nn.Module):
@@ -43,20 +51,24 @@ class AdditiveAttention(nn.Module):
         self.key = nn.Linear(hidden_size, attention_dim, bias=False)    # U
         self.score = nn.Linear(attention_dim, 1, bias=False)            # v
 
-    def forward(self, queries: torch.Tensor, keys: torch.Tensor, causal: bool
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """queries (B, T, H) = h_0..h_{T-1}, keys (B, T, H) = h_1..h_T.
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, causal: bool,
+                real: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """queries (B, T, H) = h_0..h_{T-1}, keys (B, T, H) = h_1..h_T; ``real`` (B, T)
+        bool, True on real frames, or None when all are.
 
         Returns context (B, T, H) and weights (B, T, T), row t-1 = α_t.
         """
         energy = self.score(torch.tanh(
             self.query(queries).unsqueeze(2) + self.key(keys).unsqueeze(1))).squeeze(-1)
-        if causal:
+        if causal or real is not None:
             n_frames = keys.shape[1]
-            allowed = torch.ones(n_frames, n_frames, dtype=torch.bool,
-                                 device=keys.device).tril(-1)  # j <= t-1
-            # A very negative finite fill (not -inf) keeps frame 1, which has no allowed j,
-            # free of NaN; multiplying by the mask then zeroes its row exactly.
+            allowed = torch.ones(n_frames, n_frames, dtype=torch.bool, device=keys.device)
+            if causal:
+                allowed = allowed.tril(-1)  # j <= t-1
+            if real is not None:  # real rows over real keys only: (B, T, T)
+                allowed = allowed & real.unsqueeze(2) & real.unsqueeze(1)
+            # A very negative finite fill (not -inf) keeps rows with no allowed j (BAT's
+            # frame 1, padded rows) free of NaN; multiplying by the mask then zeroes them.
             masked = energy.masked_fill(~allowed, torch.finfo(energy.dtype).min)
             weights = torch.softmax(masked, dim=-1) * allowed
         else:
@@ -111,13 +123,14 @@ class AttentionRegressor(nn.Module):
         self.from_context = nn.Linear(hidden, 1, bias=False)    # w_c
         self.feedback_weight = nn.Parameter(torch.zeros(()))   # u
 
-    def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        encoded = self.encoder(x)
-        context, weights = self.attention(shift_right(encoded), encoded, self.causal)
+    def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        real = real_frames(lengths, x.shape[0], x.shape[1], x.device)
+        encoded = self.encoder(zero_padding(x, real))
+        context, weights = self.attention(shift_right(encoded), encoded, self.causal, real)
         without_feedback = (self.from_hidden(encoded) + self.from_context(context)).squeeze(-1)
         if self.training and y_prev_true is not None:  # teacher forcing
-            y_prev = shift_right(y_prev_true.to(without_feedback.dtype))
+            y_prev = shift_right(zero_padding(y_prev_true.to(without_feedback.dtype), real))
             return without_feedback + self.feedback_weight * y_prev, weights
         y = without_feedback.new_zeros(without_feedback.shape[0])  # y_0 = 0
         outputs = []

@@ -10,6 +10,13 @@ Exported attention: the *last* layer's self-attention weights averaged over head
 (B, T, T), row t = how frame t attends to every frame. They are recomputed from that
 layer's input with ``need_weights=True`` (the layer itself asks for none), and only in
 evaluation mode; in training mode the second value is ``None``.
+
+Padding (``lengths``, convention in ``mer.models.lstm``): padded input frames are set to 0
+and every layer gets ``src_key_padding_mask`` (True on padded frames), so no frame attends
+to a padded one: a real frame's output equals that of the song alone (positions count from
+the song's first frame either way). Padded frames still attend to the real ones, which
+keeps their (ignored) outputs finite. The exported weights are 0 in padded columns (the
+mask) and set to 0 in padded rows.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import torch
 from torch import nn
 
 from mer.errors import ConfigError
+from mer.models.lstm import real_frames, zero_padding
 
 
 def sinusoidal_positions(n_frames: int, d_model: int, *, device=None,
@@ -51,19 +59,24 @@ class TransformerRegressor(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.head = nn.Linear(d_model, 1)
 
-    def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None
+    def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``y_prev_true`` is accepted for a common signature and ignored (no feedback)."""
-        z = self.input_projection(x) + sinusoidal_positions(
+        real = real_frames(lengths, x.shape[0], x.shape[1], x.device)
+        padded = None if real is None else ~real
+        z = self.input_projection(zero_padding(x, real)) + sinusoidal_positions(
             x.shape[1], self.d_model, device=x.device, dtype=x.dtype)
         z = self.input_dropout(z)
         *first, last = self.encoder.layers
         for layer in first:
-            z = layer(z)
+            z = layer(z, src_key_padding_mask=padded)
         weights = None
         if not self.training:
             source = last.norm1(z) if last.norm_first else z
-            _, weights = last.self_attn(source, source, source, need_weights=True,
-                                        average_attn_weights=True)
-        z = last(z)
+            _, weights = last.self_attn(source, source, source, key_padding_mask=padded,
+                                        need_weights=True, average_attn_weights=True)
+            if real is not None:
+                weights = weights * (real.unsqueeze(2) & real.unsqueeze(1))
+        z = last(z, src_key_padding_mask=padded)
         return self.head(z).squeeze(-1), weights

@@ -191,12 +191,21 @@ def load_attention(summary_path, song_id: int) -> np.ndarray:
         rows = np.flatnonzero(data["song_ids"] == song_id)
         if len(rows) == 0:
             raise ValueError(f"{path}: clip {song_id} is not among this fold's songs")
-        return np.asarray(data["weights"][rows[0]], dtype=np.float64)
+        weights = np.asarray(data["weights"][rows[0]], dtype=np.float64)
+        length = int(data["lengths"][rows[0]]) if "lengths" in data.files else len(weights)
+        return weights[:length, :length]  # a shorter song's map is padded in the file
 
 
-def _annotated_span() -> tuple[float, float]:
+def _annotated_span(n_frames: int | None = None) -> tuple[float, float]:
+    """Start and end (s) of ``n_frames`` annotated frames (default emoMusic's 61)."""
     from mer.frames import FIRST_ANNOTATED_FRAME, FRAME_SECONDS, N_ANNOTATED_FRAMES
-    return FIRST_ANNOTATED_FRAME * FRAME_SECONDS, (FIRST_ANNOTATED_FRAME + N_ANNOTATED_FRAMES) * FRAME_SECONDS
+    n_frames = N_ANNOTATED_FRAMES if n_frames is None else n_frames
+    return FIRST_ANNOTATED_FRAME * FRAME_SECONDS, (FIRST_ANNOTATED_FRAME + n_frames) * FRAME_SECONDS
+
+
+def _time_ticks(end: float, step: float) -> np.ndarray:
+    """Ticks every ``step`` s from 15 s (where annotations start) up to ``end``."""
+    return np.arange(15, end + 1e-9, step * max(1, int(np.ceil((end - 15) / (6 * step)))))
 
 
 def plot_error_histograms(panels: list[dict], *, title: str, png_path, pdf_path) -> None:
@@ -251,7 +260,6 @@ def plot_attention_maps(maps: list[dict], clips: list[int], *, title: str, lower
     ``maps``: dicts with ``target``, ``model`` and ``weights`` (clip -> (T, T) array).
     """
     plt = _pyplot()
-    start, end = _annotated_span()
     fig, axes = plt.subplots(len(maps), len(clips), figsize=(TEXT_WIDTH_IN, 1.75 * len(maps) + 0.5),
                              squeeze=False, constrained_layout=True)
     for row, panel in zip(axes, maps):
@@ -261,14 +269,15 @@ def plot_attention_maps(maps: list[dict], clips: list[int], *, title: str, lower
         vmax = float(np.percentile(shown, 99)) or 1.0
         for ax, clip in zip(row, clips):
             weights = panel["weights"][clip]
+            start, end = _annotated_span(len(weights))
             if lower_triangular:  # cells a BAT model cannot attend to stay blank, not dark
                 weights = np.ma.masked_where(np.triu(np.ones_like(weights, dtype=bool)), weights)
             image = ax.imshow(weights, origin="lower", extent=(start, end, start, end), cmap=ATTENTION_CMAP,
                               vmin=0.0, vmax=vmax, interpolation="nearest", aspect="equal")
             ax.set_title(f"{panel['model']}, {panel['target']}, clip {clip}", fontsize=6)
             ax.set_xlabel("attended frame (s)")
-            ax.set_xticks([15, 25, 35, 45])
-            ax.set_yticks([15, 25, 35, 45])
+            ax.set_xticks(_time_ticks(end, 10))
+            ax.set_yticks(_time_ticks(end, 10))
         row[0].set_ylabel("predicted frame (s)")
         extend = "max" if vmax < max(float(np.max(panel["weights"][c])) for c in clips) else "neither"
         fig.colorbar(image, ax=list(row), shrink=0.85, pad=0.01, label="attention weight", extend=extend)
@@ -369,15 +378,16 @@ def figure4_attended_frames(summary_paths, *, dataset: str, feature_set: str, ta
     return clips
 
 
-def clip_chromagram(audio_path, hop_length: int = 2205) -> np.ndarray:
-    """(12, n) librosa chroma_stft of the annotated span of a clip, ``hop_length`` samples per column."""
+def clip_chromagram(audio_path, hop_length: int = 2205, n_frames: int | None = None) -> np.ndarray:
+    """(12, n) librosa chroma_stft of the annotated span of a clip (``n_frames`` annotated
+    frames, default 61), ``hop_length`` samples per column."""
     from mer.runtime import import_librosa
     librosa = import_librosa()
 
     from mer.audio import load_audio
     from mer.frames import SAMPLE_RATE
 
-    start, end = _annotated_span()
+    start, end = _annotated_span(n_frames)
     audio = load_audio(audio_path)[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
     return librosa.feature.chroma_stft(y=audio, sr=SAMPLE_RATE, hop_length=hop_length, n_fft=4096, center=False)
 
@@ -385,20 +395,22 @@ def clip_chromagram(audio_path, hop_length: int = 2205) -> np.ndarray:
 PITCH_CLASSES = ("C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B")
 
 
-def plot_chromagrams(chromas: dict, *, title: str, png_path, pdf_path) -> None:
-    """Figure 5: one panel per clip, time axis = the maps' (the annotated span, seconds)."""
+def plot_chromagrams(chromas: dict, *, title: str, png_path, pdf_path, n_frames=None) -> None:
+    """Figure 5: one panel per clip, time axis = the maps' (the annotated span, seconds).
+
+    ``n_frames``: clip -> its number of annotated frames (default 61 each)."""
     plt = _pyplot()
-    start, end = _annotated_span()
     clips = list(chromas)
     ncols = 2 if len(clips) > 1 else 1
     nrows = int(np.ceil(len(clips) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(TEXT_WIDTH_IN, 1.3 * nrows + 0.5), squeeze=False,
                              constrained_layout=True)
     for ax, clip in zip(axes.flat, clips):
+        start, end = _annotated_span((n_frames or {}).get(clip))
         image = ax.imshow(chromas[clip], origin="lower", aspect="auto", extent=(start, end, -0.5, 11.5),
                           cmap=CHROMA_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_yticks(range(12), PITCH_CLASSES, fontsize=5)
-        ax.set_xticks([15, 20, 25, 30, 35, 40, 45])
+        ax.set_xticks(_time_ticks(end, 5))
         ax.set_title(f"chroma (STFT), clip {clip}", fontsize=6, loc="left")
         ax.set_xlabel("time in clip (s)")
         ax.set_ylabel("pitch class")
@@ -412,13 +424,18 @@ def plot_chromagrams(chromas: dict, *, title: str, png_path, pdf_path) -> None:
 
 def figure5_chromagrams(summary_paths, *, dataset: str, raw_root, feature_set: str, targets, clips,
                         png_path, pdf_path) -> list[int]:
-    from mer.data.emomusic import clip_path
+    from mer.data.layouts import dataset_layout
     from mer.reports.tables import load_summaries
 
     summaries = load_summaries(summary_paths)
     clips = resolve_clips(summaries, clips, target=targets[0], feature_set=feature_set)
-    chromas = {clip: clip_chromagram(clip_path(raw_root, clip)) for clip in clips}
-    plot_chromagrams(chromas, png_path=png_path, pdf_path=pdf_path,
+    best = best_model(summaries, targets[0], feature_set, "AT")
+    frames = pd.read_csv(_predictions_path(best["summary_path"])).groupby("song_id")["frame"].size()
+    n_frames = {clip: int(frames[clip]) for clip in clips}
+    audio_path = dataset_layout(dataset).audio_path
+    chromas = {clip: clip_chromagram(audio_path(Path(raw_root), clip), n_frames=n_frames[clip])
+               for clip in clips}
+    plot_chromagrams(chromas, png_path=png_path, pdf_path=pdf_path, n_frames=n_frames,
                      title=f"Chromagrams of the attention-map clips (librosa chroma_stft, 50 ms hops), "
                            f"dataset: {dataset}")
     return clips
