@@ -161,3 +161,32 @@ def test_deam260_reads_the_rows_of_the_annotated_frames(tmp_path, deam_with_feat
     path.write_text("frameTime,a,b\n0,1,2\n")
     with pytest.raises(DataError, match="no frameTime column"):
         read_frame_features(path, np.array([0]))
+
+
+def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_with_features):
+    from dataset_builders import FileServer
+    from mer.data.check import extract_deam
+    from mer.data.download import LOCK_FILE, dataset_remotes, fetch_archives
+    from mer.data.layouts import dataset_layout
+
+    zips = {name: zip_folder(deam_with_features, tmp_path / name, [member]).read_bytes()
+            for name, member in (("DEAM_audio.zip", "MEMD_audio"),
+                                 ("DEAM_Annotations.zip", "annotations"),
+                                 ("features.zip", "features"))}
+    with FileServer({f"/DEAM/{name}": data for name, data in zips.items()}) as server:
+        urls = {key: f"{server.url}/DEAM/{name}" for key, name in
+                (("audio", "DEAM_audio.zip"), ("annotations", "DEAM_Annotations.zip"),
+                 ("features", "features.zip"))}
+        folder = tmp_path / "data/raw/deam-archives"
+        paths = fetch_archives(dataset_remotes("deam", urls), folder, progress=False)
+    assert (folder / LOCK_FILE).is_file()
+    raw = extract_deam(list(paths.values()), tmp_path / "data/raw/deam")
+    annotations = dataset_layout("deam").load_annotations(raw)
+    assert annotations.lengths_of([2, 3, 2001]).tolist() == [6, 9, 13]
+    assert (raw / "features" / "2001.csv").is_file() and (raw / "MEMD_audio" / "3.mp3").is_file()
+    assert not list(raw.parent.glob(".deam.*"))  # no scratch left behind
+
+    # an archive without the audio is refused with the check's report, and nothing is written
+    with pytest.raises(DataError, match="downloaded DEAM archives.*does not pass the check"):
+        extract_deam([paths["annotations"]], tmp_path / "other")
+    assert not (tmp_path / "other").exists()

@@ -156,3 +156,14 @@ def test_deam_with_variable_lengths_and_its_own_features_runs_end_to_end(tmp_pat
     assert set(metrics["deam"]["arousal"]) == {"spectral", "deam260"}
     assert "dataset: deam" in (repo / "reports/tables/table1.md").read_text()
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
+
+
+def test_deam_without_a_copy_plans_the_downloads(tmp_path):
+    # `dataset: deam` with no `datasets.deam.path`: the archives are downloaded, features.zip
+    # only when a grid uses deam260.
+    repo = copy_repo(tmp_path)
+    write_params(repo, {"dataset": "deam"})
+    plan = run(["snakemake", "-n", "--quiet", "rules", "dataset"], repo).stdout
+    assert "download_archive" in plan and "import_deam_dataset" in plan
+    listed = run(["snakemake", "-n", "dataset"], repo).stdout
+    assert "data/raw/deam-archives/DEAM_audio.zip" in listed and "features.zip" not in listed

@@ -105,10 +105,6 @@ def name_errors(params: dict) -> list[str]:
         problems.append("`datasets.local.path`: required when `dataset` is local; set it to the "
                         "folder holding clips_45seconds/ and annotations/ (check it first with "
                         "`mer data check FOLDER`)")
-    if params["dataset"] == "deam" and not params["datasets"]["deam"]["path"]:
-        problems.append("`datasets.deam.path`: required when `dataset` is deam; set it to the "
-                        "folder where you unzipped DEAM_audio.zip and DEAM_Annotations.zip "
-                        "(check it first with `mer data check FOLDER --dataset deam`)")
     if params["dataset"] == "deam" and params["cv"]["split"] == "mediaeval2013":
         problems.append("`cv.split`: mediaeval2013 is emoMusic's own split; DEAM has none, "
                         "use `cv.split: kfold`")

@@ -8,6 +8,17 @@ import math
 from mer.data.check import local_fingerprint
 
 EMOMUSIC_ARCHIVES = ["clips_45sec.tar.gz", "annotations.tar.gz"]
+DEAM_ARCHIVES = {"audio": "DEAM_audio.zip", "annotations": "DEAM_Annotations.zip",
+                 "features": "features.zip"}
+
+
+def deam_archives(wildcards):
+    """The DEAM archives to download: none with `datasets.deam.path` (the user's copy);
+    features.zip only when a grid uses the deam260 set it holds."""
+    if config["datasets"]["deam"]["path"]:
+        return []
+    keys = ["audio", "annotations"] + (["features"] if "deam260" in FEATURE_SETS else [])
+    return [f"data/raw/deam-archives/{DEAM_ARCHIVES[key]}" for key in keys]
 
 
 rule dataset:
@@ -36,24 +47,25 @@ rule generate_synthetic_dataset:
 
 # One job per archive, so an archive put in place by hand is never deleted to rerun the
 # other's download. Checksums unknown in params are recorded in sha256.lock.json beside.
-rule download_emomusic_archive:
+rule download_archive:
     output:
-        "data/raw/emomusic-archives/{archive}",
+        "data/raw/{source}-archives/{archive}",
     wildcard_constraints:
-        archive="|".join(EMOMUSIC_ARCHIVES).replace(".", r"\."),
+        source="emomusic|deam",
+        archive="|".join(EMOMUSIC_ARCHIVES + list(DEAM_ARCHIVES.values())).replace(".", r"\."),
     params:
-        urls=config["datasets"]["emomusic"]["urls"],
-        sha256=config["datasets"]["emomusic"]["sha256"],
+        urls=lambda wildcards: config["datasets"][wildcards.source]["urls"],
+        sha256=lambda wildcards: config["datasets"][wildcards.source]["sha256"],
     threads: 1
     resources:
         mem_mb=500,
         runtime=120,  # ~2 GB over a slow link
     log:
-        "logs/emomusic/download_{archive}.log",
+        "logs/{source}/download_{archive}.log",
     benchmark:
-        "logs/emomusic/download_{archive}.benchmark.tsv"
+        "logs/{source}/download_{archive}.benchmark.tsv"
     script:
-        "../scripts/download_emomusic_archive.py"
+        "../scripts/download_archive.py"
 
 
 rule extract_emomusic:
@@ -92,12 +104,16 @@ rule import_local_dataset:
         "../scripts/import_local_dataset.py"
 
 
+# From the user's unzipped copy (datasets.deam.path) or, without one, the downloaded archives.
 rule import_deam_dataset:
+    input:
+        deam_archives,
     output:
         directory("data/raw/deam"),
     params:
         path=config["datasets"]["deam"]["path"],
-        fingerprint=local_fingerprint(config["datasets"]["deam"]["path"]) if DATASET == "deam" else None,
+        fingerprint=(local_fingerprint(config["datasets"]["deam"]["path"])
+                     if DATASET == "deam" and config["datasets"]["deam"]["path"] else None),
     threads: 1
     resources:
         mem_mb=1000,

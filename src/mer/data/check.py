@@ -13,6 +13,7 @@ annotations, column / NaN / range problems) whose ``format()`` is the readable r
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from mer.errors import DataError, MerError
+
+log = logging.getLogger(__name__)
 
 DATASETS = ("emomusic", "deam")
 FULL_SIZE = {"emomusic": 744, "deam": 1802}
@@ -285,12 +288,23 @@ def import_local_dataset(source: str | Path, target: str | Path) -> CheckReport:
     return report
 
 
-def import_deam_dataset(source: str | Path, target: str | Path) -> CheckReport:
-    """Check a user's unzipped DEAM and copy what the pipeline reads, read-only, to ``target``."""
+def import_deam_dataset(source: str | Path, target: str | Path, *,
+                        origin: str = "datasets.deam.path: the copy") -> CheckReport:
+    """Check an unzipped DEAM and copy what the pipeline reads, read-only, to ``target``."""
     from mer.data.deam import build_deam_root
     report = check_dataset(source, "deam")
     if not report.ok:
-        raise DataError(f"datasets.deam.path: the copy at {source} does not pass the check:\n"
-                        f"{report.format()}")
+        raise DataError(f"{origin} at {source} does not pass the check:\n{report.format()}")
     build_deam_root(source, target)
     return report
+
+
+def extract_deam(archives: list[str | Path], target: str | Path) -> Path:
+    """Verify, extract and check the downloaded DEAM archives, then lay them out at ``target``."""
+    from mer.data.download import extract_archives
+
+    def build(scratch: Path, destination: Path) -> Path:
+        report = import_deam_dataset(scratch, destination, origin="the downloaded DEAM archives")
+        log.info("%s", report.format())
+        return destination
+    return extract_archives(archives, target, build)

@@ -42,6 +42,7 @@ from mer.io import atomic_directory
 log = logging.getLogger(__name__)
 
 EMOMUSIC_PAGE = "https://cvml.unige.ch/databases/emoMusic/"
+DEAM_PAGE = "https://cvml.unige.ch/databases/DEAM/"
 LOCK_FILE = "sha256.lock.json"
 MAX_EXTRACT_BYTES = 20 * 2**30  # emoMusic unpacks to < 1 GiB, DEAM to ~1.3 GiB
 MAX_MEMBERS = 100_000
@@ -64,10 +65,23 @@ EMOMUSIC_REMOTES = {
     "clips": RemoteFile("clips_45sec.tar.gz", EMOMUSIC_PAGE + "clips_45sec.tar.gz"),
     "annotations": RemoteFile("annotations.tar.gz", EMOMUSIC_PAGE + "annotations.tar.gz"),
 }
+# features.zip holds DEAM's own features (the deam260 set): fetched only when a grid uses them.
+DEAM_REMOTES = {
+    "audio": RemoteFile("DEAM_audio.zip", DEAM_PAGE + "DEAM_audio.zip"),
+    "annotations": RemoteFile("DEAM_Annotations.zip", DEAM_PAGE + "DEAM_Annotations.zip"),
+    "features": RemoteFile("features.zip", DEAM_PAGE + "features.zip"),
+}
+REMOTES = {"emomusic": EMOMUSIC_REMOTES, "deam": DEAM_REMOTES}
 
 
-def manual_download_hint(archives_dir: str | Path | None = None) -> str:
+def manual_download_hint(archives_dir: str | Path | None = None, dataset: str = "emomusic") -> str:
     """What to do when the download cannot be done by mer (gated page, no internet)."""
+    if dataset == "deam":
+        where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
+        return (f"Download {', '.join(r.filename for r in DEAM_REMOTES.values())} from the DEAM "
+                f"page ({DEAM_PAGE}) in a browser and either put them{where} unzip them into "
+                f"one folder DIR, check it with `mer data check DIR --dataset deam`, and set "
+                f"`datasets.deam.path: DIR` in params.yaml.")
     where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
     return (f"The emoMusic page ({EMOMUSIC_PAGE}) asks you to fill in a form before it gives "
             f"the files. Download clips_45sec.tar.gz and annotations.tar.gz in a browser and "
@@ -392,16 +406,29 @@ def fetch_archives(remotes: dict[str, RemoteFile], folder: str | Path, *, progre
     return paths
 
 
-def emomusic_remotes(urls: dict | None = None, sha256: dict | None = None) -> dict[str, RemoteFile]:
-    """The emoMusic remotes with URLs and checksums overridden from params (None keeps the default)."""
+def dataset_remotes(dataset: str, urls: dict | None = None, sha256: dict | None = None
+                    ) -> dict[str, RemoteFile]:
+    """A dataset's remotes with URLs and checksums overridden from params (None keeps the default)."""
     urls, sha256 = urls or {}, sha256 or {}
     return {key: RemoteFile(remote.filename, urls.get(key) or remote.url, sha256.get(key))
-            for key, remote in EMOMUSIC_REMOTES.items()}
+            for key, remote in REMOTES[dataset].items()}
+
+
+def emomusic_remotes(urls: dict | None = None, sha256: dict | None = None) -> dict[str, RemoteFile]:
+    """The emoMusic remotes with URLs and checksums overridden from params."""
+    return dataset_remotes("emomusic", urls, sha256)
 
 
 def extract_emomusic(archives: list[str | Path], target: str | Path, *,
                      lock_path: str | Path | None = None) -> Path:
     """Verify (against the lock file), extract and lay out the emoMusic archives at ``target``."""
+    return extract_archives(archives, target, build_emomusic_root, lock_path=lock_path)
+
+
+def extract_archives(archives: list[str | Path], target: str | Path, build, *,
+                     lock_path: str | Path | None = None) -> Path:
+    """Verify archives against the lock file, extract them safely into a scratch folder
+    beside ``target`` and lay them out with ``build(scratch, target)``."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
@@ -409,7 +436,7 @@ def extract_emomusic(archives: list[str | Path], target: str | Path, *,
         for archive in map(Path, archives):
             verify_locked(archive, lock_path or archive.parent / LOCK_FILE)
             safe_extract(archive, scratch)
-        return build_emomusic_root(scratch, target)
+        return build(scratch, target)
     finally:
         _make_writable(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
