@@ -163,7 +163,7 @@ def test_deam_without_a_copy_plans_the_downloads(tmp_path):
     # only when a grid uses deam260.
     repo = copy_repo(tmp_path)
     write_params(repo, {"dataset": "deam"})
-    plan = run(["snakemake", "-n", "--quiet", "rules", "dataset"], repo).stdout
+    plan = run(["snakemake", "dataset", "-n", "--quiet", "rules"], repo).stdout
     assert "download_archive" in plan and "import_deam_dataset" in plan
-    listed = run(["snakemake", "-n", "dataset"], repo).stdout
+    listed = run(["snakemake", "dataset", "-n"], repo).stdout
     assert "data/raw/deam-archives/DEAM_audio.zip" in listed and "features.zip" not in listed
