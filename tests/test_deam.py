@@ -74,6 +74,12 @@ def test_data_check_deam(deam_root, capsys):
     assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 0
     out = capsys.readouterr().out
     assert "3 song(s) with both audio and annotations" in out and "60..75 samples" in out
+    assert "no features/ folder" in out
+    (deam_root / "features").mkdir()
+    (deam_root / "features" / "2.csv").write_text("frameTime;x\n0;1\n")
+    assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 0
+    assert "features/: 1 of 3 annotated song(s) have a feature file (the deam260 set needs all); " \
+           "missing: 3, 2001" in capsys.readouterr().out
     (deam_root / "MEMD_audio" / "3.mp3").unlink()
     assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
     out = capsys.readouterr().out

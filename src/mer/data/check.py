@@ -247,6 +247,14 @@ def check_deam(root: str | Path, *, decode: bool = False) -> CheckReport:
         if lengths:
             report.notes.append(f"annotated lengths: {min(lengths)}..{max(lengths)} samples "
                                 f"(variable length: full songs are longer than the 45 s excerpts)")
+    features = deam._find_dir(root, deam.FEATURES_DIR)
+    if features is None:
+        report.notes.append("no features/ folder (optional: DEAM's features.zip, the deam260 set)")
+    else:
+        lacking = sorted(s for s in annotated if not (features / f"{s}.csv").is_file())
+        report.notes.append(f"features/: {len(annotated) - len(lacking)} of {len(annotated)} annotated "
+                            f"song(s) have a feature file (the deam260 set needs all)"
+                            + (f"; missing: {_ids(lacking)}" if lacking else ""))
     if decode and report.complete:
         reference = next(iter(sequences.values()))
         paths = {s: report.audio_dir / f"{s}.mp3" for s in report.complete}
