@@ -61,3 +61,24 @@ def annotation_times() -> np.ndarray:
 def annotation_column(time_s: float) -> str:
     """Column name emoMusic uses for the sample at ``time_s`` (``sample_15000ms``)."""
     return f"sample_{int(round(time_s * 1000))}ms"
+
+
+def checked_lengths(lengths, n_songs: int, n_frames: int) -> np.ndarray | None:
+    """Songs padded at the end to ``n_frames``: their numbers of real frames as int64, or
+    None when every song fills all frames (nothing is padded). ``ValueError`` unless
+    ``lengths`` holds ``n_songs`` integers in [1, n_frames]."""
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n_songs,) or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"lengths must be {n_songs} integers (one per song), got "
+                         f"{lengths.dtype} of shape {lengths.shape}")
+    if n_songs and (lengths.min() < 1 or lengths.max() > n_frames):
+        raise ValueError(f"lengths must be in [1, {n_frames}] (the padded number of frames), "
+                         f"got min {lengths.min()}, max {lengths.max()}")
+    return None if (lengths == n_frames).all() else lengths.astype(np.int64)
+
+
+def real_frames(lengths: np.ndarray, n_frames: int) -> np.ndarray:
+    """(n_songs, n_frames) bool: True on each song's first ``lengths[i]`` frames."""
+    return np.arange(n_frames) < np.asarray(lengths)[:, None]

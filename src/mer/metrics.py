@@ -21,6 +21,8 @@ import warnings
 import numpy as np
 from scipy.stats import kendalltau
 
+from mer.frames import checked_lengths, real_frames
+
 
 def _validate(y_true, y_pred, lengths=None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -32,37 +34,24 @@ def _validate(y_true, y_pred, lengths=None
         raise ValueError(f"shape mismatch: annotations {y_true.shape}, predictions {y_pred.shape}")
     if y_true.ndim != 2 or y_true.size == 0:
         raise ValueError(f"expected (n_songs, n_frames) arrays, got {y_true.shape}")
-    if lengths is not None:
-        lengths = np.asarray(lengths)
-        n_songs, n_frames = y_true.shape
-        if lengths.shape != (n_songs,) or not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(f"lengths must be {n_songs} integers (one per song), got "
-                             f"{lengths.dtype} of shape {lengths.shape}")
-        if lengths.min() < 1 or lengths.max() > n_frames:
-            raise ValueError(f"lengths must be in [1, {n_frames}] (the number of frames), "
-                             f"got min {lengths.min()}, max {lengths.max()}")
-        lengths = None if (lengths == n_frames).all() else lengths.astype(np.int64)
+    lengths = checked_lengths(lengths, *y_true.shape)
     if lengths is None:
         if not (np.isfinite(y_true).all() and np.isfinite(y_pred).all()):
             raise ValueError("annotations and predictions must be finite (if the NaN are "
                              "padding, pass the songs' lengths)")
     else:
-        real = _real_frames(lengths, y_true.shape[1])
+        real = real_frames(lengths, y_true.shape[1])
         if not (np.isfinite(y_true[real]).all() and np.isfinite(y_pred[real]).all()):
             raise ValueError("annotations and predictions must be finite in every song's "
                              "real frames (within lengths)")
     return y_true, y_pred, lengths
 
 
-def _real_frames(lengths: np.ndarray, n_frames: int) -> np.ndarray:
-    return np.arange(n_frames) < lengths[:, None]
-
-
 def _pooled(y_true, y_pred, lengths) -> tuple[np.ndarray, np.ndarray]:
     """The real frames of all songs; the (n_songs, n_frames) arrays when all are real."""
     if lengths is None:
         return y_true, y_pred
-    real = _real_frames(lengths, y_true.shape[1])
+    real = real_frames(lengths, y_true.shape[1])
     return y_true[real], y_pred[real]
 
 

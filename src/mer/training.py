@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from mer.errors import ConfigError, DataError
+from mer.frames import checked_lengths
 from mer.io import atomic_path
 
 FEEDBACK_MODES = ("free_running", "teacher_forcing")
@@ -122,16 +123,10 @@ def training_gpus(device: str) -> int:
 
 def _as_lengths(lengths, n_songs: int, n_frames: int, what: str) -> np.ndarray | None:
     """Validated lengths as int64, or None when every song fills all ``n_frames``."""
-    if lengths is None:
-        return None
-    lengths = np.asarray(lengths)
-    if lengths.shape != (n_songs,) or not np.issubdtype(lengths.dtype, np.integer):
-        raise DataError(f"{what} lengths must be {n_songs} integers (one per song), got "
-                        f"{lengths.dtype} of shape {lengths.shape}")
-    if lengths.min() < 1 or lengths.max() > n_frames:
-        raise DataError(f"{what} lengths must be in [1, {n_frames}] (the padded number of "
-                        f"frames), got min {lengths.min()}, max {lengths.max()}")
-    return None if (lengths == n_frames).all() else lengths.astype(np.int64)
+    try:
+        return checked_lengths(lengths, n_songs, n_frames)
+    except ValueError as error:
+        raise DataError(f"{what} {error}") from None
 
 
 def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None

@@ -103,16 +103,23 @@ def dynamic_file(root: str | Path, target: str) -> Path:
     return folder / f"{target}.csv"
 
 
+def _read_table(path: Path, missing: str, kind: str, **read_options) -> pd.DataFrame:
+    """A CSV with stripped column names; ``DataError`` naming the file if absent or unreadable."""
+    if not path.is_file():
+        raise DataError(f"{path}: {missing}")
+    try:
+        table = pd.read_csv(path, **read_options)
+    except Exception as error:  # pandas raises several types for unreadable CSV
+        raise DataError(f"{path}: cannot parse as {kind} ({error})") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
 def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
     """(song ids, one float32 sequence per song) from a wide per-second dynamic CSV."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: dynamic annotation file not found; unzip DEAM_Annotations.zip")
-    try:
-        table = pd.read_csv(path, skipinitialspace=True)
-    except Exception as error:  # pandas raises several types for unreadable CSV
-        raise DataError(f"{path}: cannot parse as CSV ({error})") from error
-    table.columns = [str(c).strip() for c in table.columns]
+    table = _read_table(path, "dynamic annotation file not found; unzip DEAM_Annotations.zip",
+                        "CSV", skipinitialspace=True)
     if "song_id" not in table.columns:
         raise DataError(f"{path}: no song_id column; the header must start with "
                         f"song_id,sample_15000ms,sample_15500ms,...")
@@ -199,15 +206,9 @@ def read_frame_features(path: str | Path, frames: np.ndarray) -> tuple[np.ndarra
     """Rows of whole-clip ``frames`` from one DEAM ``features/<id>.csv`` -> (values
     (len(frames), 260) float32, column names). ``DataError`` naming the file otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: DEAM feature file not found; unzip DEAM's features.zip into "
-                        f"the dataset folder (it holds features/<id>.csv), or choose a feature "
-                        f"set computed from audio")
-    try:
-        table = pd.read_csv(path, sep=";")
-    except Exception as error:  # pandas raises several types for unreadable CSV
-        raise DataError(f"{path}: cannot parse as a ';'-separated CSV ({error})") from error
-    table.columns = [str(c).strip() for c in table.columns]
+    table = _read_table(path, "DEAM feature file not found; unzip DEAM's features.zip into the "
+                        "dataset folder (it holds features/<id>.csv), or choose a feature set "
+                        "computed from audio", "a ';'-separated CSV", sep=";")
     if "frameTime" not in table.columns:
         raise DataError(f"{path}: no frameTime column; expected DEAM's features/<id>.csv "
                         f"(frameTime;<260 feature columns>, ';'-separated)")
