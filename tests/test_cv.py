@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer.cv import (TRAIN_ONLY, Standardizer, assign_folds, make_folds, n_test_folds, predictions_table,
-                    split_fold, summarize_cv, training_seed)
+from mer.cv import (TRAIN_ONLY, Standardizer, assign_folds, load_song_attention, make_folds,
+                    n_test_folds, predictions_table, split_fold, summarize_cv, training_seed)
 from mer.errors import ConfigError, DataError
 
 
@@ -148,7 +148,11 @@ def test_train_fold_writes_outputs_and_is_deterministic(tmp_path):
     test_ids = set(folds.loc[folds["fold"] == 0, "song_id"])
     assert set(predictions["song_id"]) == test_ids and len(predictions) == 61 * len(test_ids)
     with np.load(first.attention) as attention:
-        assert attention["weights"].shape == (len(test_ids), 61, 61) and bool(attention["has_attention"])
+        assert attention["weights"].shape == (len(test_ids) * 61 * 61,) and bool(attention["has_attention"])
+        assert attention["lengths"].tolist() == [61] * len(test_ids)
+        one_song = load_song_attention(attention, attention["song_ids"][0])
+        assert one_song.shape == (61, 61)
+        np.testing.assert_allclose(one_song.sum(axis=1), 1.0, atol=1e-5)
     assert len(pd.read_csv(first.history)) == 3
 
 

@@ -386,3 +386,17 @@ def test_invalid_lengths():
     with pytest.raises(DataError, match="validation lengths"):
         fit(make("LSTM_8"), x, y, None, None, config, train_lengths=lengths,
             val_lengths=lengths)
+
+
+def test_ragged_attention_is_each_songs_own_map():
+    torch.manual_seed(0)
+    model = build_model("AT_8", 3)
+    x = np.random.default_rng(0).normal(size=(3, 9, 3)).astype(np.float32)
+    lengths = np.array([5, 9, 7])
+    _, padded = predict(model, x, lengths=lengths)
+    _, ragged = predict(model, x, lengths=lengths, ragged_attention=True)
+    assert [w.shape for w in ragged] == [(5, 5), (9, 9), (7, 7)]
+    for song, n in enumerate(lengths):
+        np.testing.assert_array_equal(ragged[song], padded[song, :n, :n])
+    _, unpadded = predict(model, x, ragged_attention=True)
+    assert [w.shape for w in unpadded] == [(9, 9)] * 3

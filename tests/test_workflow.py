@@ -147,11 +147,14 @@ def test_deam_with_variable_lengths_and_its_own_features_runs_end_to_end(tmp_pat
         assert predictions.groupby("song_id").size().to_dict() == lengths  # every real frame, no padding
         assert predictions["prediction"].notna().all()
         assert predictions.groupby("song_id")["time_s"].max().to_dict() == {s: 15 + (n - 1) / 2 for s, n in lengths.items()}
+    from mer.cv import load_song_attention
     with np.load(repo / "results/deam/arousal/deam260/AT_8/seed0/fold0/attention.npz") as attention:
-        weights, song_lengths = attention["weights"], attention["lengths"]
-        for matrix, n in zip(weights, song_lengths):
-            np.testing.assert_allclose(matrix[:n, :n].sum(axis=1), 1.0, atol=1e-5)
-            assert (matrix[n:] == 0).all() and (matrix[:, n:] == 0).all()
+        assert attention["weights"].size == (attention["lengths"] ** 2).sum()  # no padding stored
+        for song, n in zip(attention["song_ids"], attention["lengths"]):
+            assert n == lengths[song]
+            matrix = load_song_attention(attention, song)
+            assert matrix.shape == (n, n)
+            np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-5)
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert set(metrics["deam"]["arousal"]) == {"spectral", "deam260"}
     assert "dataset: deam" in (repo / "reports/tables/table1.md").read_text()

@@ -218,7 +218,8 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
              model_name, features.feature_set, x_fit.shape[-1])
     history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info,
                   train_lengths=l_fit, val_lengths=l_val)
-    prediction, attention = predict(model, x_test, lengths=l_test, device=train_config.device)
+    prediction, attention = predict(model, x_test, lengths=l_test, device=train_config.device,
+                                    ragged_attention=True)
     metrics = evaluate(y_test, prediction, lengths=l_test)
     # the restored weights are those of the last epoch that improved (Keras rule, see fit)
     best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
@@ -240,15 +241,32 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
 
 
 def _save_attention(path: Path, song_ids, attention, lengths) -> None:
-    """(n_songs, T, T) weights, row = predicted frame, column = attended frame, zero beyond a
-    song's ``lengths`` (padding); empty if the model has none."""
+    """Each song's (length, length) weights (row = predicted frame, column = attended
+    frame), flattened one after the other into ``weights``; empty if the model has none.
+    ``load_song_attention`` reads one song back."""
     from mer.io import atomic_path
-    weights = np.zeros((0, 0, 0), np.float32) if attention is None else np.asarray(attention, np.float32)
+    lengths = np.asarray(lengths, np.int64)
+    weights = (np.zeros(0, np.float32) if attention is None else
+               np.concatenate([np.asarray(w, np.float32).ravel() for w in attention]))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, song_ids=np.asarray(song_ids, np.int64), weights=weights,
-                                lengths=np.asarray(lengths, np.int64),
-                                has_attention=np.array(attention is not None))
+                                lengths=lengths, has_attention=np.array(attention is not None))
+
+
+def load_song_attention(data, song_id: int, path="attention.npz") -> np.ndarray:
+    """(length, length) attention of ``song_id`` from a loaded ``attention.npz`` (either the
+    flat per-song layout ``_save_attention`` writes, or an (n, T, T) array)."""
+    rows = np.flatnonzero(data["song_ids"] == song_id)
+    if len(rows) == 0:
+        raise ValueError(f"{path}: song {song_id} is not among this fold's songs")
+    row, weights = int(rows[0]), data["weights"]
+    if weights.ndim == 3:
+        length = int(data["lengths"][row]) if "lengths" in data.files else weights.shape[1]
+        return weights[row, :length, :length]
+    lengths = data["lengths"].astype(np.int64)
+    start = int((lengths[:row] ** 2).sum())
+    return weights[start:start + lengths[row] ** 2].reshape(lengths[row], lengths[row])
 
 
 def _std(values) -> float:

@@ -370,18 +370,28 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
 
 @_native_cpu_kernels
 def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 64,
-            device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None]:
+            device: str = "cpu", ragged_attention: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray] | None]:
     """Predictions (n, T) and attention (n, T, T) or None, in evaluation mode (own feedback).
 
     With ``lengths`` (n,) of songs padded at the end, predictions beyond a song's length
     are NaN and its attention there (rows and columns) 0; songs are batched by length,
-    each batch cropped to its longest song.
+    each batch cropped to its longest song. With ``ragged_attention`` the attention is a
+    list of one (length, length) array per song instead: a few long songs among many short
+    ones (DEAM) then cost their own frames, not n x T x T.
     """
     torch_device = resolve_device(device)
     x_tensor, _, lengths_tensor = _as_tensors(x, None, "prediction", lengths)
     model.to(torch_device).eval()
     if lengths_tensor is not None:
-        return _predict_padded(model, x_tensor, lengths_tensor, batch_size, torch_device)
+        predictions, per_song = _predict_padded(model, x_tensor, lengths_tensor, batch_size,
+                                                torch_device)
+        if per_song is None or ragged_attention:
+            return predictions, per_song
+        attention = np.zeros((len(x_tensor), *x_tensor.shape[1:2] * 2), dtype=np.float32)
+        for row, weights in enumerate(per_song):
+            attention[row, :len(weights), :len(weights)] = weights
+        return predictions, attention
     predictions, attentions = [], []
     with torch.no_grad():
         for start in range(0, len(x_tensor), batch_size):
@@ -390,12 +400,16 @@ def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 
             if attention is not None:
                 attentions.append(attention.cpu().numpy())
     attention_array = np.concatenate(attentions) if attentions else None
+    if attention_array is not None and ragged_attention:
+        return np.concatenate(predictions), list(attention_array)
     return np.concatenate(predictions), attention_array
 
 
 def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
                     batch_size: int, device: torch.device
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
+                    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Predictions (n, T), NaN beyond each length, and each song's (length, length)
+    attention (None if the model has none)."""
     n_songs, n_frames = x.shape[:2]
     predictions = np.full((n_songs, n_frames), np.nan, dtype=np.float32)
     attention = None
@@ -411,9 +425,11 @@ def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
             rows = index.numpy()
             predictions[rows, :cropped] = prediction.cpu().numpy()
             if weights is not None:
-                if attention is None:
-                    attention = np.zeros((n_songs, n_frames, n_frames), dtype=np.float32)
-                attention[rows, :cropped, :cropped] = weights.cpu().numpy()
+                attention = [None] * n_songs if attention is None else attention
+                weights = weights.cpu().numpy()
+                for row, song_weights in zip(rows, weights):
+                    length = int(lengths[row])
+                    attention[row] = song_weights[:length, :length].copy()
     return predictions, attention
 
 

@@ -184,16 +184,12 @@ def load_attention(summary_path, song_id: int) -> np.ndarray:
     folds = predictions.loc[predictions["song_id"] == song_id, "fold"].unique()
     if len(folds) == 0:
         raise ValueError(f"clip {song_id} has no out-of-fold predictions next to {summary_path}")
+    from mer.cv import load_song_attention
     path = Path(summary_path).with_name("seed0") / f"fold{int(folds[0])}" / "attention.npz"
     with np.load(path) as data:
         if not bool(data["has_attention"]):
             raise ValueError(f"{path}: this model stores no attention (only AT, BAT and Transformer do)")
-        rows = np.flatnonzero(data["song_ids"] == song_id)
-        if len(rows) == 0:
-            raise ValueError(f"{path}: clip {song_id} is not among this fold's songs")
-        weights = np.asarray(data["weights"][rows[0]], dtype=np.float64)
-        length = int(data["lengths"][rows[0]]) if "lengths" in data.files else len(weights)
-        return weights[:length, :length]  # a shorter song's map is padded in the file
+        return np.asarray(load_song_attention(data, song_id, path), dtype=np.float64)
 
 
 def _annotated_span(n_frames: int | None = None) -> tuple[float, float]:
