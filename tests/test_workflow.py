@@ -135,9 +135,9 @@ def test_deam_with_variable_lengths_and_its_own_features_runs_end_to_end(tmp_pat
     lengths = {2: 6, 3: 7, 4: 6, 5: 8, 2001: 12, 2002: 10}
     copy = make_deam_copy(tmp_path / "DEAM", lengths=lengths, audio_seconds=21.0, features=True)
     repo = copy_repo(tmp_path / "repo")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    write_params(repo, {**MINIMAL, "dataset": "deam",
-                        "datasets": {**params["datasets"], "deam": {"path": str(copy)}},
+    datasets = yaml.safe_load((repo / "params.yaml").read_text())["datasets"]
+    datasets["deam"]["path"] = str(copy)
+    write_params(repo, {**MINIMAL, "dataset": "deam", "datasets": datasets,
                         "grids": {"tiny": {"max_epochs": 1, "baseline_model": "AT_8", "experiments": [
                             {"name": "one", "feature_sets": ["spectral", "deam260"], "models": ["AT_8"]}]}}})
     run(["snakemake", "--cores", "2"], repo)
