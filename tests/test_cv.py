@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,34 @@ def test_mediaeval2013_bad_songs_info_names_the_file_and_the_fix(info, message):
     with pytest.raises(DataError, match=message) as raised:
         make_folds([2, 3, 4], split="mediaeval2013", n_folds=10, seed=0, info=info, info_path="x/songs_info.csv")
     assert "x/songs_info.csv" in str(raised.value) and "cv.split: kfold" in str(raised.value)
+
+
+def test_train_fold_with_songs_of_different_lengths(tmp_path):
+    """DEAM-like songs: each song's predictions cover its own frames; metrics count only those."""
+    from mer.data.emomusic import Annotations
+    from mer.features.storage import FeatureTable
+    from mer.metrics import evaluate
+
+    features, annotations, folds = _tiny_fold_inputs()
+    lengths = np.array([61, 20, 35, 61, 12, 40, 61, 25, 33, 61, 18, 50])
+    y = annotations.values["arousal"].copy()
+    y[np.arange(61) >= lengths[:, None]] = np.nan
+    padded = features.rows(features.song_ids)
+    ragged = FeatureTable.from_padded(padded, features.song_ids, features.columns, "tiny", lengths)
+    uneven = Annotations(song_ids=annotations.song_ids, values={"arousal": y, "valence": -y},
+                         lengths=lengths)
+    outputs = _run_fold(tmp_path, ragged, uneven, folds)
+    predictions = pd.read_csv(outputs.predictions)
+    length_of = dict(zip(features.song_ids.tolist(), lengths.tolist()))
+    assert predictions.groupby("song_id").size().to_dict() == {
+        s: length_of[s] for s in folds.loc[folds["fold"] == 0, "song_id"]}
+    assert predictions["prediction"].notna().all() and predictions["annotation"].notna().all()
+    metrics = json.loads(outputs.metrics.read_text())
+    by_song = [g for _, g in predictions.groupby("song_id")]
+    longest = max(len(g) for g in by_song)
+    pad = lambda column: np.array([np.pad(g[column].to_numpy(), (0, longest - len(g)),
+                                          constant_values=np.nan) for g in by_song])
+    expected = evaluate(pad("annotation"), pad("prediction"),
+                        lengths=np.array([len(g) for g in by_song]))
+    assert metrics["r2"] == pytest.approx(expected["r2"], abs=1e-6)
+    assert metrics["mae"] == pytest.approx(expected["mae"], abs=1e-6)

@@ -400,3 +400,31 @@ def test_ragged_attention_is_each_songs_own_map():
         np.testing.assert_array_equal(ragged[song], padded[song, :n, :n])
     _, unpadded = predict(model, x, ragged_attention=True)
     assert [w.shape for w in unpadded] == [(9, 9)] * 3
+
+
+@pytest.mark.parametrize("name", ["AT_8", "TRANSFORMER_1"])
+def test_songs_one_by_one_train_as_the_padded_songs(name):
+    """Songs given as a list (padded only per minibatch) train and predict exactly as the
+    same songs padded to the longest with lengths."""
+    x, y, lengths = padded_songs(LENGTHS)
+    vx, vy, v_lengths = padded_songs([4, 10, 6], seed=1)
+    listed = [x[i, :n] for i, n in enumerate(lengths)]
+    v_listed = [vx[i, :n] for i, n in enumerate(v_lengths)]
+    config = TrainConfig(max_epochs=3, batch_size=4)
+    runs = []
+    for arrays, kwargs in [((x, y, vx, vy), {"train_lengths": lengths, "val_lengths": v_lengths}),
+                           ((listed, y, v_listed, [vy[i, :n] for i, n in enumerate(v_lengths)]), {})]:
+        model = make(name)
+        history = fit(model, *arrays, config, **kwargs)
+        runs.append((without_seconds(history), model.state_dict(), model))
+    (h1, s1, padded_model), (h2, s2, _) = runs
+    assert h1 == h2 and all(torch.equal(s1[k], s2[k]) for k in s1)
+    by_list, ragged = predict(padded_model, v_listed, ragged_attention=True)
+    padded, attention = predict(padded_model, vx, lengths=v_lengths)
+    np.testing.assert_array_equal(by_list, padded[:, :by_list.shape[1]])
+    for song, n in enumerate(v_lengths):
+        np.testing.assert_array_equal(ragged[song], attention[song, :n, :n])
+    with pytest.raises(DataError, match="carry their own lengths"):
+        fit(make(name), listed, y, None, None, config, train_lengths=lengths)
+    with pytest.raises(DataError, match="one value per frame"):
+        fit(make(name), listed, [row[:2] for row in y], None, None, config)

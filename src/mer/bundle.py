@@ -149,15 +149,14 @@ def train_final_model(features, annotations, song_ids, *, target: str, model_nam
     from mer.training import fit
 
     song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
-    x, y, lengths = songs_data(features, annotations, target, song_ids)
+    x, y, _ = songs_data(features, annotations, target, song_ids)
     scaler = Standardizer.fit(features.frames_of(song_ids))  # real frames only, not padding
     config = replace(train_config, max_epochs=int(epochs))
     seed_everything(config.seed)
-    model = build_model(model_name, input_dim=x.shape[-1], **model_options)
+    model = build_model(model_name, input_dim=len(features.columns), **model_options)
     log.info("final %s for %s on %s: %d songs, %d epochs", model_name, target,
              features.feature_set, len(song_ids), epochs)
-    history = fit(model, scaler.transform(x), y, None, None, config, log=log.info,
-                  train_lengths=lengths)
+    history = fit(model, scaler.transform(x), y, None, None, config, log=log.info)
     return model, scaler, history
 
 

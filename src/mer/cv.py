@@ -135,7 +135,10 @@ class Standardizer:
         std[std < 1e-8] = 1.0  # constant features carry no information; keep them at 0
         return cls(mean.astype(np.float32), std.astype(np.float32))
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
+    def transform(self, x: np.ndarray | list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+        """``x`` (..., dims) standardised; a list of songs song by song."""
+        if isinstance(x, list):
+            return [self.transform(song) for song in x]
         return ((x - self.mean) / self.std).astype(np.float32)
 
 
@@ -149,10 +152,13 @@ class FoldOutputs:
 
 
 def songs_data(features, annotations, target: str, song_ids
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (n, T, dims) and annotations (n, T) of ``song_ids``, padded at the end to
-    the longest of them (features with 0, annotations with NaN), and each song's length.
-    ``DataError`` if a song's features and annotations differ in length."""
+               ) -> tuple[np.ndarray | list[np.ndarray], np.ndarray, np.ndarray]:
+    """Features, annotations and lengths of ``song_ids``, as ``mer.training.fit`` takes them.
+
+    Features: (n, T, dims) when every song has T frames (emoMusic), else one
+    (length_i, dims) array per song, so that a few long songs (DEAM) do not pad all the
+    others in memory. Annotations: (n, longest) NaN-padded. ``DataError`` if a song's
+    features and annotations differ in length."""
     lengths = annotations.lengths_of(song_ids)
     feature_lengths = features.lengths_of(song_ids)
     if not np.array_equal(lengths, feature_lengths):
@@ -161,8 +167,11 @@ def songs_data(features, annotations, target: str, song_ids
                         f"song(s) {[int(song_ids[i]) for i in bad]} (frames "
                         f"{feature_lengths[bad].tolist()} vs samples {lengths[bad].tolist()}); "
                         f"re-run feature extraction")
-    x = features.rows(song_ids)
-    y = annotations.target(target)[annotations.rows(song_ids)][:, :x.shape[1]]
+    if len(set(lengths.tolist())) <= 1:
+        x = features.rows(song_ids)
+    else:
+        x = [np.asarray(features.song(song), dtype=np.float32) for song in song_ids]
+    y = annotations.target(target)[annotations.rows(song_ids)][:, :int(lengths.max(initial=0))]
     return x, np.asarray(y, dtype=np.float32), lengths
 
 
@@ -206,19 +215,20 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     def take(ids):
         return songs_data(features, annotations, target, ids)
 
-    (x_fit, y_fit, l_fit), (x_val, y_val, l_val), (x_test, y_test, l_test) = map(
+    (x_fit, y_fit, _), (x_val, y_val, _), (x_test, y_test, l_test) = map(
         take, (split.fit, split.validation, split.test))
     scaler = Standardizer.fit(features.frames_of(split.fit))  # real frames only, not padding
     x_fit, x_val, x_test = map(scaler.transform, (x_fit, x_val, x_test))
 
     seed_everything(train_config.seed)
-    model = build_model(model_name, input_dim=x_fit.shape[-1], **model_options)
+    input_dim = len(features.columns)
+    model = build_model(model_name, input_dim=input_dim, **model_options)
     log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
              fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
-             model_name, features.feature_set, x_fit.shape[-1])
-    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info,
-                  train_lengths=l_fit, val_lengths=l_val)
-    prediction, attention = predict(model, x_test, lengths=l_test, device=train_config.device,
+             model_name, features.feature_set, input_dim)
+    # songs of different lengths come one by one and carry their lengths (see songs_data)
+    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
+    prediction, attention = predict(model, x_test, device=train_config.device,
                                     ragged_attention=True)
     metrics = evaluate(y_test, prediction, lengths=l_test)
     # the restored weights are those of the last epoch that improved (Keras rule, see fit)
@@ -227,7 +237,7 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
                    best_val_loss=float(best["val_loss"]))
     log.info("fold %d test: R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"], metrics["tau"], metrics["mae"])
 
-    save_checkpoint(outputs.model, model, model_name=model_name, input_dim=int(x_fit.shape[-1]),
+    save_checkpoint(outputs.model, model, model_name=model_name, input_dim=input_dim,
                     model_options=model_options,
                     extra={"dataset": dataset, "feature_set": feature_set, "target": target,
                            "fold": fold, "seed_index": seed_index, "feature_mean": scaler.mean.tolist(),

@@ -129,6 +129,42 @@ def _as_lengths(lengths, n_songs: int, n_frames: int, what: str) -> np.ndarray |
         raise DataError(f"{what} {error}") from None
 
 
+def _as_song_tensors(x: list, y, what: str):
+    """Songs given one by one, (length_i, n_features) each: per-song tensors, so nothing is
+    padded until a minibatch is built (DEAM's few long songs would otherwise make every
+    song as long as the longest). Songs of one length are stacked as before. ``y``: one
+    (length_i,) array per song, or an (n_songs, T >= longest) array cropped per song."""
+    songs = [np.asarray(song) for song in x]
+    if not songs or any(song.ndim != 2 or len(song) == 0 for song in songs):
+        raise DataError(f"{what} features must be non-empty (length_i, n_features) arrays, one "
+                        f"per song; got shapes {[song.shape for song in songs][:5]}")
+    if len({song.shape[1] for song in songs}) > 1:
+        raise DataError(f"{what} songs have different numbers of features: "
+                        f"{sorted({song.shape[1] for song in songs})}")
+    lengths = np.array([len(song) for song in songs], dtype=np.int64)
+    targets = None if y is None else [np.asarray(row)[:n] for row, n in zip(y, lengths)]
+    if targets is not None and (len(targets) != len(songs) or
+                                any(t.shape != (n,) for t, n in zip(targets, lengths))):
+        raise DataError(f"{what} targets must give each song one value per frame "
+                        f"(lengths {lengths[:5].tolist()}...)")
+    if (lengths == lengths[0]).all():
+        return _as_tensors(np.stack(songs), None if targets is None else np.stack(targets), what)
+    for row, song in enumerate(songs):
+        if not np.isfinite(song).all():
+            raise DataError(f"{what} features of song {row} (row index) contain NaN or "
+                            f"infinite values")
+        if targets is not None and not np.isfinite(targets[row]).all():
+            raise DataError(f"{what} targets of song {row} (row index) contain NaN or "
+                            f"infinite values")
+    x_songs = [torch.as_tensor(song, dtype=torch.float32) for song in songs]
+    y_songs = None if targets is None else [torch.as_tensor(t, dtype=torch.float32) for t in targets]
+    return x_songs, y_songs, torch.as_tensor(lengths)
+
+
+def _n_features(x) -> int:
+    return int(x[0].shape[-1]) if isinstance(x, list) else int(x.shape[2])
+
+
 def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Checked tensors ``x``, ``y`` and ``lengths`` (None when every frame is real).
@@ -136,6 +172,11 @@ def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None
     With lengths only the real frames must be finite; padded targets become 0 (features
     are left as they are: the models zero their padding themselves).
     """
+    if isinstance(x, (list, tuple)):
+        if lengths is not None:
+            raise DataError(f"{what}: songs given one by one carry their own lengths; "
+                            f"do not pass lengths too")
+        return _as_song_tensors(list(x), y, what)
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[0] == 0:
         raise DataError(f"{what} features must be (n_songs > 0, T, n_features), "
@@ -175,8 +216,8 @@ def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None
 def _crop_to_longest(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor | None
                      ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Drop the frames beyond the longest song; lengths None if then every frame is real."""
-    if lengths is None:
-        return x, y, None
+    if lengths is None or isinstance(x, list):
+        return x, y, lengths
     n_frames = int(lengths.max())
     if n_frames < x.shape[1]:
         x = x[:, :n_frames].contiguous()
@@ -191,8 +232,14 @@ def _minibatch(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor,
     are that long (the model then runs its unpadded code)."""
     batch_lengths = lengths[index]
     n_frames = int(batch_lengths.max())
-    xb = x[index, :n_frames].to(device)
-    yb = None if y is None else y[index, :n_frames].to(device)
+    if isinstance(x, list):  # songs one by one: padded here, to this batch's longest
+        from torch.nn.utils.rnn import pad_sequence
+        rows = index.tolist()
+        xb = pad_sequence([x[i] for i in rows], batch_first=True).to(device)
+        yb = None if y is None else pad_sequence([y[i] for i in rows], batch_first=True).to(device)
+    else:
+        xb = x[index, :n_frames].to(device)
+        yb = None if y is None else y[index, :n_frames].to(device)
     if bool((batch_lengths == n_frames).all()):
         return xb, yb, None
     return xb, yb, batch_lengths.to(device)
@@ -277,8 +324,11 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         val_lengths=None) -> list[dict]:
     """Train ``model`` in place (see the module docstring); return one row per epoch.
 
-    ``train_lengths`` / ``val_lengths``: (n_songs,) integers, the real frames of songs
-    padded at the end, or None when every frame is real; targets may be NaN beyond them.
+    ``train_x`` / ``val_x``: (n_songs, T, n_features) arrays, or lists of one
+    (length_i, n_features) array per song (targets then one (length_i,) array per song, or
+    a NaN-padded (n_songs, T) array); songs given one by one are padded only per minibatch.
+    ``train_lengths`` / ``val_lengths``: for arrays, (n_songs,) integers, the real frames of
+    songs padded at the end, or None when every frame is real; targets may be NaN beyond.
     Rows: ``epoch`` (1-based), ``train_loss`` (mean MSE over the epoch's minibatches,
     weighted by their sizes (their real frames with lengths), as Keras reports it),
     ``val_loss`` (MSE of the validation set's real frames in evaluation mode after the
@@ -297,8 +347,8 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
             raise DataError("validation features were given without validation targets")
         vx, vy, v_lengths = _crop_to_longest(
             *_as_tensors(val_x, val_y, "validation", val_lengths))
-        if vx.shape[2] != x.shape[2]:
-            raise DataError(f"validation has {vx.shape[2]} features, training {x.shape[2]}")
+        if _n_features(vx) != _n_features(x):
+            raise DataError(f"validation has {_n_features(vx)} features, training {_n_features(x)}")
     model.to(device)
     optimizer = RMSprop(model.parameters(), lr=config.learning_rate, rho=config.rho, eps=config.eps)
     generator = torch.Generator().manual_seed(config.seed)
@@ -388,7 +438,8 @@ def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 
                                                 torch_device)
         if per_song is None or ragged_attention:
             return predictions, per_song
-        attention = np.zeros((len(x_tensor), *x_tensor.shape[1:2] * 2), dtype=np.float32)
+        n_frames = predictions.shape[1]
+        attention = np.zeros((len(x_tensor), n_frames, n_frames), dtype=np.float32)
         for row, weights in enumerate(per_song):
             attention[row, :len(weights), :len(weights)] = weights
         return predictions, attention
@@ -410,7 +461,7 @@ def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
                     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """Predictions (n, T), NaN beyond each length, and each song's (length, length)
     attention (None if the model has none)."""
-    n_songs, n_frames = x.shape[:2]
+    n_songs, n_frames = len(x), int(lengths.max())
     predictions = np.full((n_songs, n_frames), np.nan, dtype=np.float32)
     attention = None
     order = torch.argsort(lengths, stable=True)  # similar lengths together: less padding
