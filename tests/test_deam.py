@@ -144,7 +144,6 @@ def test_variable_length_shards_merge_into_a_ragged_table(tmp_path, deam_with_fe
     padded = table.rows([3, 2001])
     assert padded.shape == (2, 13, 197) and (padded[0, 9:] == 0).all()
     np.testing.assert_array_equal(padded[1], alone)
-    np.testing.assert_array_equal(table.frames_of([2, 3]), np.concatenate([table.song(2), table.song(3)]))
 
 
 def test_deam260_reads_the_rows_of_the_annotated_frames(tmp_path, deam_with_features):

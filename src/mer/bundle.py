@@ -143,14 +143,14 @@ def train_final_model(features, annotations, song_ids, *, target: str, model_nam
 
     Returns (model in evaluation mode, Standardizer fitted on all songs, history).
     """
-    from mer.cv import Standardizer, songs_data
+    from mer.cv import Standardizer, real_frames_of, songs_data
     from mer.models import build_model
     from mer.runtime import seed_everything
     from mer.training import fit
 
     song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
     x, y, _ = songs_data(features, annotations, target, song_ids)
-    scaler = Standardizer.fit(features.frames_of(song_ids))  # real frames only, not padding
+    scaler = Standardizer.fit(real_frames_of(x))
     config = replace(train_config, max_epochs=int(epochs))
     seed_everything(config.seed)
     model = build_model(model_name, input_dim=len(features.columns), **model_options)

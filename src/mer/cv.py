@@ -175,6 +175,11 @@ def songs_data(features, annotations, target: str, song_ids
     return x, np.asarray(y, dtype=np.float32), lengths
 
 
+def real_frames_of(x: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """Every real frame of ``songs_data``'s features (songs of one length have no padding)."""
+    return np.concatenate(x) if isinstance(x, list) else x
+
+
 def predictions_table(song_ids, annotation, prediction, lengths=None) -> pd.DataFrame:
     """Long table: one row per song and annotated frame, time = end of the frame (s).
     With ``lengths``, song ``i`` has rows for its first ``lengths[i]`` frames only."""
@@ -217,7 +222,7 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
 
     (x_fit, y_fit, _), (x_val, y_val, _), (x_test, y_test, l_test) = map(
         take, (split.fit, split.validation, split.test))
-    scaler = Standardizer.fit(features.frames_of(split.fit))  # real frames only, not padding
+    scaler = Standardizer.fit(real_frames_of(x_fit))
     x_fit, x_val, x_test = map(scaler.transform, (x_fit, x_val, x_test))
 
     seed_everything(train_config.seed)
