@@ -11,11 +11,14 @@ STAMP := $(VENV)/.mer-installed
 
 setup: $(STAMP)
 
-# Reinstall only when the dependency list changes (the package itself is editable).
+# Reinstall only when the dependency list changes (the package itself is editable). The
+# last step compiles librosa's numba functions into their on-disk cache (~30 CPU-s) here,
+# not in the first pipeline jobs, which would wait for each other (mer.runtime.import_librosa).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -c "from mer.runtime import import_librosa; import_librosa()"
 	touch $(STAMP)
 
 run: setup
