@@ -111,3 +111,21 @@ def test_nan_in_a_real_frame_is_an_error(padded_pair):
 def test_invalid_lengths(lengths, match):
     with pytest.raises(ValueError, match=match):
         mae(np.zeros((2, 61)), np.zeros((2, 61)), lengths=lengths)
+
+
+@pytest.mark.parametrize("n, levels", [(61, None), (61, 5), (7, 2), (30, 2), (1200, 40), (2, None)])
+def test_our_kendall_tau_b_equals_scipys(n, levels):
+    """With and without ties (values rounded to a few levels), short and DEAM-long."""
+    from mer.metrics import kendall_tau_b
+    rng = np.random.default_rng(n)
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    y = y + x  # correlated, so tau is far from 0
+    if levels:
+        x, y = np.round(x * levels / 4) / levels, np.round(y * levels / 4) / levels
+    assert kendall_tau_b(x, y) == pytest.approx(kendalltau(x, y).statistic, abs=1e-12, nan_ok=True)
+
+
+def test_kendall_tau_b_of_a_constant_sequence_is_nan():
+    from mer.metrics import kendall_tau_b
+    assert np.isnan(kendall_tau_b([1.0, 1.0, 1.0], [0.1, 0.5, 0.2]))
+    assert np.isnan(kendall_tau_b([0.3], [0.2]))

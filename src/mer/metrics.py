@@ -9,17 +9,14 @@ n_frames, gives each song's real frames, and only those count (values beyond may
   paper's R²; it can be negative).
 * ``mean_kendall_tau``: Kendall's tau-b between predicted and annotated sequence (real
   frames) of each song, averaged over songs. A song whose annotation or prediction is
-  constant (or that has a single frame) has an undefined tau (scipy returns NaN); such
+  constant (or that has a single frame) has an undefined tau (NaN, as scipy returns); such
   songs are left out of the mean and counted in ``evaluate``'s ``tau_undefined``.
 * ``mae``: mean absolute error over all (real) frames.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.stats import kendalltau
 
 from mer.frames import checked_lengths, real_frames
 
@@ -68,9 +65,25 @@ def per_song_kendall_tau(y_true, y_pred, *, lengths=None) -> np.ndarray:
         songs = [(t[:n], p[:n]) for t, p, n in zip(y_true, y_pred, lengths)]
     else:
         songs = zip(y_true, y_pred)
-    with warnings.catch_warnings():  # constant input: NaN is the documented answer
-        warnings.simplefilter("ignore")
-        return np.array([kendalltau(t, p, variant="b").statistic for t, p in songs])
+    return np.array([kendall_tau_b(t, p) for t, p in songs])
+
+
+def kendall_tau_b(x, y) -> float:
+    """Kendall's tau-b of two equally long sequences, as ``scipy.stats.kendalltau(x, y)``
+    computes it (tests/test_metrics.py compares them); NaN when either is constant.
+
+    tau-b = (concordant - discordant pairs) / sqrt(pairs untied in x * pairs untied in y).
+    Written here rather than imported: ``import scipy.stats`` takes ~1.1 s, a quarter of a
+    small training job, and every one of the default run's 160 jobs evaluates its fold.
+    All pairs at once is O(n^2): ~2 ms for 61 frames, ~0.1 s for a 1200-frame DEAM song.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    first, second = np.triu_indices(len(x), k=1)
+    dx, dy = np.sign(x[first] - x[second]), np.sign(y[first] - y[second])
+    untied_x, untied_y = np.count_nonzero(dx), np.count_nonzero(dy)
+    if untied_x == 0 or untied_y == 0:
+        return float("nan")
+    return float(np.dot(dx, dy) / np.sqrt(float(untied_x) * float(untied_y)))
 
 
 def mean_kendall_tau(y_true, y_pred, *, lengths=None) -> float:
