@@ -13,7 +13,7 @@ import pytest
 
 from dataset_builders import SAMPLE_IDS, FileServer, make_emomusic_archives
 from mer.data.check import check_dataset
-from mer.data.download import (LOCK_FILE, RemoteFile, download_file, emomusic_remotes,
+from mer.data.download import (LOCK_FILE, RemoteFile, dataset_remotes, download_file,
                                extract_emomusic, fetch_archives, manual_download_hint,
                                safe_extract, verify_locked)
 from mer.data.emomusic import check_audio_present, clip_path, load_annotations
@@ -35,7 +35,7 @@ def server(archives):
 def remotes_for(server, sha256=None):
     urls = {"clips": f"{server.url}/emoMusic/clips_45sec.tar.gz",
             "annotations": f"{server.url}/emoMusic/annotations.tar.gz"}
-    return emomusic_remotes(urls, sha256)
+    return dataset_remotes("emomusic", urls, sha256)
 
 
 def test_download_verify_extract_load(server, archives, tmp_path):

@@ -285,26 +285,29 @@ def local_fingerprint(path: str | Path) -> str:
            f"newest {max((s.st_mtime_ns for s in files), default=0)}"
 
 
+def _import_checked(source, target, dataset: str, build, origin: str) -> CheckReport:
+    """Check ``source`` in the ``dataset`` layout, then ``build(source, target)``; a copy
+    that fails the check is refused with its report (``origin`` names where it came from)."""
+    report = check_dataset(source, dataset)
+    if not report.ok:
+        raise DataError(f"{origin} at {source} does not pass the check:\n{report.format()}")
+    build(source, target)
+    return report
+
+
 def import_local_dataset(source: str | Path, target: str | Path) -> CheckReport:
     """Check a user's emoMusic-layout copy and copy it, read-only, to ``target``."""
     from mer.data.download import build_emomusic_root
-    report = check_dataset(source, "emomusic")
-    if not report.ok:
-        raise DataError(f"datasets.local.path: the copy at {source} does not pass the check:\n"
-                        f"{report.format()}")
-    build_emomusic_root(source, target, copy=True)
-    return report
+    return _import_checked(source, target, "emomusic",
+                           lambda src, dst: build_emomusic_root(src, dst, copy=True),
+                           "datasets.local.path: the copy")
 
 
 def import_deam_dataset(source: str | Path, target: str | Path, *,
                         origin: str = "datasets.deam.path: the copy") -> CheckReport:
     """Check an unzipped DEAM and copy what the pipeline reads, read-only, to ``target``."""
     from mer.data.deam import build_deam_root
-    report = check_dataset(source, "deam")
-    if not report.ok:
-        raise DataError(f"{origin} at {source} does not pass the check:\n{report.format()}")
-    build_deam_root(source, target)
-    return report
+    return _import_checked(source, target, "deam", build_deam_root, origin)
 
 
 def extract_deam(archives: list[str | Path], target: str | Path) -> Path:

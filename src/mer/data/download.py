@@ -76,13 +76,12 @@ REMOTES = {"emomusic": EMOMUSIC_REMOTES, "deam": DEAM_REMOTES}
 
 def manual_download_hint(archives_dir: str | Path | None = None, dataset: str = "emomusic") -> str:
     """What to do when the download cannot be done by mer (gated page, no internet)."""
+    where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
     if dataset == "deam":
-        where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
         return (f"Download {', '.join(r.filename for r in DEAM_REMOTES.values())} from the DEAM "
                 f"page ({DEAM_PAGE}) in a browser and either put them{where} unzip them into "
                 f"one folder DIR, check it with `mer data check DIR --dataset deam`, and set "
                 f"`datasets.deam.path: DIR` in params.yaml.")
-    where = f" into {archives_dir}/ (the run then verifies and extracts them), or" if archives_dir else ""
     return (f"The emoMusic page ({EMOMUSIC_PAGE}) asks you to fill in a form before it gives "
             f"the files. Download clips_45sec.tar.gz and annotations.tar.gz in a browser and "
             f"either put them{where} extract both into one folder DIR (it must hold "
@@ -413,10 +412,6 @@ def dataset_remotes(dataset: str, urls: dict | None = None, sha256: dict | None 
     return {key: RemoteFile(remote.filename, urls.get(key) or remote.url, sha256.get(key))
             for key, remote in REMOTES[dataset].items()}
 
-
-def emomusic_remotes(urls: dict | None = None, sha256: dict | None = None) -> dict[str, RemoteFile]:
-    """The emoMusic remotes with URLs and checksums overridden from params."""
-    return dataset_remotes("emomusic", urls, sha256)
 
 
 def extract_emomusic(archives: list[str | Path], target: str | Path, *,
