@@ -1,4 +1,4 @@
-"""Training loop of the paper's protocol, prediction, checkpoints.
+"""Training loop of the paper's protocol, and prediction.
 
 Protocol (paper, "Training protocol"; other settings TensorFlow 1.14 / Keras defaults):
 
@@ -38,10 +38,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
-import pickle
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -51,13 +48,18 @@ import numpy as np
 import torch
 from torch import nn
 
+# re-exported, so ``from mer.training import RMSprop, save_checkpoint, load_checkpoint`` works
+from mer.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from mer.errors import ConfigError, DataError
 from mer.frames import checked_lengths
-from mer.io import atomic_path
+from mer.optim import RMSprop
+
+__all__ = ["CHECKPOINT_FORMAT", "DEVICES", "FEEDBACK_MODES", "RMSprop", "TrainConfig",
+           "config_dict", "fit", "load_checkpoint", "predict", "resolve_device",
+           "save_checkpoint", "training_gpus"]
 
 FEEDBACK_MODES = ("free_running", "teacher_forcing")
 DEVICES = ("auto", "cpu", "cuda")
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -272,36 +274,6 @@ def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return total / int(lengths.sum())
 
 
-class RMSprop:
-    """RMSprop exactly as ``torch.optim.RMSprop(lr=lr, alpha=rho, eps=eps)`` computes it on the
-    CPU: the same in-place operations in the same order, so the same weights bit for bit
-    (tests/test_training.py checks it).
-
-    Written here, not taken from torch.optim, because the first use of any torch.optim
-    optimiser imports torch._dynamo: ~1.5 s, a third of a small model's training job, paid
-    by every one of the default run's 160 jobs. We never compile, so we never need it.
-    """
-
-    def __init__(self, parameters, *, lr: float, rho: float, eps: float):
-        self.parameters = [p for p in parameters if p.requires_grad]
-        self.lr, self.rho, self.eps = lr, rho, eps
-        self.square_averages = [torch.zeros_like(p, memory_format=torch.preserve_format)
-                                for p in self.parameters]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for parameter in self.parameters:
-            parameter.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for parameter, square_average in zip(self.parameters, self.square_averages):
-            if parameter.grad is None:
-                continue
-            grad = parameter.grad
-            square_average.mul_(self.rho).addcmul_(grad, grad, value=1 - self.rho)
-            parameter.addcdiv_(grad, square_average.sqrt().add_(self.eps), value=-self.lr)
-
-
 def _native_cpu_kernels(function):
     """Run ``function`` with oneDNN off. On the CPU, ATen's own LSTM kernels train faster
     than oneDNN's on our input sizes (LSTM_32, 64 songs x 61 frames x 6373 ComParE dims,
@@ -482,46 +454,6 @@ def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
                     length = int(lengths[row])
                     attention[row] = song_weights[:length, :length].copy()
     return predictions, attention
-
-
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str,
-                    input_dim: int, model_options: dict[str, Any] | None = None,
-                    extra: dict[str, Any] | None = None) -> None:
-    """Write weights and the JSON-able settings that rebuild the model, atomically.
-
-    ``extra`` is free metadata (training config, fold, feature set, history...); it must
-    survive ``json.dumps`` so that ``torch.load(weights_only=True)`` can read it back.
-    """
-    meta = {"format": CHECKPOINT_FORMAT, "model_name": model_name, "input_dim": input_dim,
-            "model_options": dict(model_options or {}), "extra": dict(extra or {})}
-    try:
-        meta = json.loads(json.dumps(meta, allow_nan=True))
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"checkpoint metadata must be JSON-able: {error}") from error
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"meta": meta, "state_dict": state}, tmp)
-
-
-def load_checkpoint(path: str | os.PathLike, *, device: str = "cpu"
-                    ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint (evaluation mode) and return it with its meta."""
-    from mer.models import build_model
-
-    try:
-        payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
-        meta, state = payload["meta"], payload["state_dict"]
-    except (OSError, RuntimeError, KeyError, IndexError, TypeError,
-            pickle.UnpicklingError) as error:
-        raise DataError(f"cannot read checkpoint {path} (not a mer checkpoint, or written "
-                        f"by an incompatible version): {error}") from error
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"checkpoint {path} has format {meta.get('format')!r}, "
-                        f"this version reads {CHECKPOINT_FORMAT}")
-    model = build_model(meta["model_name"], meta["input_dim"], **meta["model_options"])
-    model.load_state_dict(state)
-    model.to(resolve_device(device)).eval()
-    return model, meta
 
 
 def config_dict(config: TrainConfig) -> dict[str, Any]:
