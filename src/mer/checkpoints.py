@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mer.devices import resolve_device
 from mer.errors import ConfigError, DataError
 from mer.io import atomic_path
 
@@ -45,7 +46,6 @@ def load_checkpoint(path: str | os.PathLike, *, device: str = "cpu"
                     ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the model of a checkpoint (evaluation mode) and return it with its meta."""
     from mer.models import build_model
-    from mer.training import resolve_device  # here: mer.training re-exports this module
 
     try:
         payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
