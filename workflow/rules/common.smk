@@ -86,7 +86,7 @@ def feature_memory_mb(wildcards):
 def train_options():
     """Training params one train_fold job depends on (its rerun trigger)."""
     keys = ("batch_size", "learning_rate", "rho", "eps", "patience", "min_delta", "feedback",
-            "device")
+            "device", "init", "rmsprop_eps", "deterministic", "autocast")
     return {"max_epochs": MAX_EPOCHS, **{key: config["train"][key] for key in keys}}
 
 
