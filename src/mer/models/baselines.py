@@ -182,22 +182,27 @@ def fit_baseline(model: nn.Module, family: str, x_fit, y_fit, x_val=None, y_val=
         target = np.array([song.mean() for song in fit_y])
 
     def predict_frames(regressor, songs) -> np.ndarray:
+        """(frames, alphas): every alpha's prediction of the real frames of ``songs``."""
         if family == "RIDGE":
-            return regressor.predict(np.concatenate(songs))
+            return regressor.predict(np.concatenate(songs)).reshape(-1, len(grid))
         levels = regressor.predict(np.stack([song.mean(axis=0) for song in songs]))
-        return np.repeat(levels, [len(song) for song in songs])
+        return np.repeat(levels.reshape(-1, len(grid)), [len(song) for song in songs], axis=0)
 
-    fitted, val_losses = [], []
-    for alpha in grid:
-        regressor = Ridge(alpha=alpha).fit(design, target)
-        fitted.append(regressor)
-        if has_validation:
-            val_losses.append(_mse(predict_frames(regressor, val_x), np.concatenate(val_y)))
+    # One fit for the whole grid: sklearn's per-target penalties (the target repeated once
+    # per alpha) compute the Gram matrix once instead of once per alpha, the same solution
+    # as Ridge(alpha) alpha by alpha (tests/test_baselines.py compares), ~5x faster on ComParE.
+    regressor = Ridge(alpha=np.array(grid)).fit(design, np.repeat(target[:, None], len(grid), axis=1))
+    val_losses = []
+    if has_validation:
+        val_truth = np.concatenate(val_y)
+        val_losses = [float(v) for v in
+                      np.mean((predict_frames(regressor, val_x) - val_truth[:, None]) ** 2, axis=0)]
     best = int(np.argmin(val_losses)) if has_validation else 0
-    regressor = fitted[best]
+    coefficients = regressor.coef_.reshape(len(grid), -1)[best]
+    intercept = float(np.atleast_1d(regressor.intercept_)[best])
     with torch.no_grad():
-        model.linear.weight.copy_(torch.as_tensor(regressor.coef_, dtype=torch.float64)[None])
-        model.linear.bias.fill_(float(regressor.intercept_))
+        model.linear.weight.copy_(torch.as_tensor(coefficients, dtype=torch.float64)[None])
+        model.linear.bias.fill_(intercept)
     model.eval()
     return BaselineFit(grid[best], val_losses[best] if has_validation else math.nan,
-                       _mse(predict_frames(regressor, fit_x), frames_y), tuple(val_losses))
+                       _mse(predict_frames(regressor, fit_x)[:, best], frames_y), tuple(val_losses))
