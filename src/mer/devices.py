@@ -1,8 +1,9 @@
 """Where training runs: device names, CPU kernels, determinism and autocast settings.
 
 ``train.device`` names: ``"cpu"``, ``"cuda"`` (an error without a GPU) and ``"auto"``
-(CUDA when torch sees one). The context managers here change torch's global settings for
-the duration of one ``mer.training.fit`` or ``predict`` call and restore them afterwards.
+(CUDA when torch sees one). ``native_cpu_kernels`` (``fit`` and ``predict``) and
+``determinism`` (``fit``) change torch's global settings for the duration of one call and
+restore them afterwards; ``autocast`` wraps the training forward pass.
 """
 
 from __future__ import annotations
