@@ -67,7 +67,7 @@ class Claim:
     ci_high: float = np.nan
     p: float = np.nan
     p_holm: float = np.nan
-    verdict: str = NOT_RUN
+    verdict: str = ""             # set by decide(), or NOT_RUN by _missing()
     note: str = ""
     extra: dict = field(default_factory=dict)
 

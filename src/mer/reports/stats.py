@@ -71,7 +71,7 @@ def corrected_ttest(differences, *, n_test: float, n_train: float, confidence: f
     if k < 2:
         return _nan_result(estimate, k, n_test, n_train)
     variance = float(d.var(ddof=1))
-    if variance == 0:
+    if np.allclose(d, d[0], rtol=1e-12, atol=1e-15):  # equal up to rounding: no variation
         return _nan_result(estimate, k, n_test, n_train)
     se = float(np.sqrt((1 / k + n_test / n_train) * variance))
     t = estimate / se

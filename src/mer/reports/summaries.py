@@ -29,10 +29,8 @@ BASELINE_GROUP = "Baseline"
 
 def is_baseline(model_name: str) -> bool:
     """A reference model of the registry (``MEAN``, ``RIDGE``, ``RIDGE_SONG``), not a network."""
-    try:
-        from mer.models import is_baseline as registered
-    except ImportError:  # TEMPORARY until trust-models merges
-        return model_name in ("MEAN", "RIDGE", "RIDGE_SONG")
+    from mer.models import is_baseline as registered
+
     return registered(model_name)
 
 
