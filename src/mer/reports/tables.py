@@ -155,13 +155,15 @@ def paper_layout_table(summaries: pd.DataFrame, target: str, feature_set: str,
         raise ValueError(f"no trained models for target {target!r} and feature set {feature_set!r}")
     paper = PAPER_TABLES.get((target, feature_set), {}) if with_paper else {}
     with_paper = bool(paper)
+    nets = networks(subset)
+    trained_groups = set(nets["group"])
     impossible = {g: (r2, mae, bound) for g, r2, mae, bound in
-                  (impossible_rows(target, feature_set, target_std) if with_paper and target_std else [])}
+                  (impossible_rows(target, feature_set, target_std) if with_paper and target_std else [])
+                  if g in trained_groups}  # footnote only the paper rows the table shows
     footnotes = [f"† paper's {group} row: R² {r2:.2f} with MAE {mae:.2f} is impossible: MAE² ≤ MSE gives "
                  f"R² ≤ 1 − MAE²/std² = 1 − {mae:.2f}²/{target_std:.2f}² = {bound:.2f} (std of this run's "
                  f"{target} annotations: {target_std:.2f})." for group, (r2, mae, bound) in impossible.items()]
     rows = _baseline_rows(subset, {"family": BASELINE_GROUP}, PAPER_KEYS)
-    nets = networks(subset)
     weninger = nets[nets["model"] == baseline_model]
     if len(weninger):
         reference = PAPER_BASELINE.get(target) if with_paper else None
