@@ -7,6 +7,13 @@ rule train:
         cv_summaries(),
 
 
+def ridge_alphas(wildcards):
+    """`train.ridge_alphas` for the ridge baselines, None for every other model (so that a
+    new penalty grid reruns only the ridge jobs)."""
+    family = parse_model_name(wildcards.model).family
+    return config["train"]["ridge_alphas"] if family in ("RIDGE", "RIDGE_SONG") else None
+
+
 rule split_folds:
     input:
         RAW,
@@ -47,6 +54,7 @@ rule train_fold:
         validation_fraction=config["cv"]["validation_fraction"],
         train=train_options(),
         model_options=model_options,
+        ridge_alphas=ridge_alphas,
     threads: 1
     resources:
         mem_mb=feature_memory_mb,
