@@ -161,6 +161,7 @@ def test_claims_files_list_every_claim_with_its_rules(tmp_path):
     assert "synthetic" in text.splitlines()[0] and "| C2 arousal | paper |" in text
     assert "after Holm's correction across the 11 claims" in text and "trained on 20 of 22 songs" in text
     assert "**supported**" in text and "**not run**" in text
+    assert "\\|ΔR²\\| < 0.05" in text  # a "|" in a cell is escaped, the table keeps its columns
     assert claims_table([]).empty
 
 

@@ -270,7 +270,7 @@ def test_impossible_paper_row_is_footnoted_with_its_computed_bound(tmp_path):
     assert 0 < bound < 0.64
     text = (out / "t1.md").read_text()
     assert (f"† paper's Transformer row: R² 0.64 with MAE 0.27 is impossible" in text
-            and f"= {bound:.2f} (std of this run's arousal annotations: {std:.2f})" in text)
+            and f"= {bound:.2f} (std of this run's arousal annotations: {std:.3f})" in text)
 
 
 def test_tables_3_4_skip_untrained_feature_sets_with_a_note(tmp_path):

@@ -161,8 +161,8 @@ def paper_layout_table(summaries: pd.DataFrame, target: str, feature_set: str,
                   (impossible_rows(target, feature_set, target_std) if with_paper and target_std else [])
                   if g in trained_groups}  # footnote only the paper rows the table shows
     footnotes = [f"† paper's {group} row: R² {r2:.2f} with MAE {mae:.2f} is impossible: MAE² ≤ MSE gives "
-                 f"R² ≤ 1 − MAE²/std² = 1 − {mae:.2f}²/{target_std:.2f}² = {bound:.2f} (std of this run's "
-                 f"{target} annotations: {target_std:.2f})." for group, (r2, mae, bound) in impossible.items()]
+                 f"R² ≤ 1 − MAE²/std² = 1 − {mae:.2f}²/{target_std:.3f}² = {bound:.2f} (std of this run's "
+                 f"{target} annotations: {target_std:.3f})." for group, (r2, mae, bound) in impossible.items()]
     rows = _baseline_rows(subset, {"family": BASELINE_GROUP}, PAPER_KEYS)
     weninger = nets[nets["model"] == baseline_model]
     if len(weninger):
@@ -251,7 +251,9 @@ def to_markdown(table: pd.DataFrame, title: str, notes: str = "") -> str:
     """A GitHub-flavoured markdown table (written by hand: no extra dependency needed)."""
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    # a "|" inside a cell (e.g. |ΔR²|) would end the cell: escape it
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+            for row in table.itertuples(index=False)]
     text = f"# {title}\n\n" + "\n".join([header, rule, *body]) + "\n"
     return text + (f"\n{notes}\n" if notes else "")
 
