@@ -133,6 +133,7 @@ def report_outputs():
         "reports/tables/cv_summary.md",
         *[f"reports/tables/table{n}.md" for n in (1, 2, 3, 4)],
         "reports/tables/paired_comparison.md",
+        "reports/tables/claims.md",
         "reports/figures/fig1_prediction.png",
         "reports/figures/fig2_error_histograms.png",
         "reports/plots",
