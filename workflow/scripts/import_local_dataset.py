@@ -7,7 +7,8 @@ from mer.jobs import run_job
 
 
 def main(sm):
-    report = import_local_dataset(sm.params.path, sm.output[0])
+    report = import_local_dataset(sm.params.path, sm.output[0],
+                                  allow_missing_audio=sm.params.allow_missing_audio)
     logging.getLogger("mer").info("%s", report.format())
 
 
