@@ -141,7 +141,7 @@ def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
             rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot parse as CSV ({error})") from error
-    fix = "fix or replace the file (DEAM_Annotations.zip holds the original)"
+    fix = "fix the file or restore it from DEAM_Annotations.zip"
     if not rows:
         raise DataError(f"{path}: the file is empty; {fix}")
     header = [cell.strip() for cell in rows[0]]
@@ -169,7 +169,7 @@ def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
                             f"{fix}") from None
         if song_id in first_line:
             raise DataError(f"{path}: song {song_id} is listed twice (lines {first_line[song_id]} "
-                            f"and {line}); keep one row per song ({fix})")
+                            f"and {line}); keep one row per song: {fix}")
         first_line[song_id] = line
         cells = cells[1:]
         while cells and cells[-1].lower() in ("", "nan"):
@@ -190,8 +190,9 @@ def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
         if inner.any():
             gap = int(inner.nonzero()[0][0])
             raise DataError(f"{path}: song {song_id} has an empty or NaN value at {samples[gap]} "
-                            f"inside its sequence (line {line}); only trailing cells may be empty. "
-                            f"Fill the value or drop the song's row ({fix})")
+                            f"inside its sequence (line {line}); only trailing cells may be empty: "
+                            f"fill the value, remove the song's row, or restore the file from "
+                            f"DEAM_Annotations.zip")
         ids.append(song_id)
         sequences.append(values.astype(np.float32))
     ids = np.asarray(ids, dtype=np.int64)
