@@ -5,6 +5,7 @@
 rule train:
     input:
         cv_summaries(),
+        f"{RESULTS}/dataset_notes.json",
 
 
 rule split_folds:

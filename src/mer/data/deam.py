@@ -3,23 +3,41 @@
 Layout once ``DEAM_Annotations.zip`` and ``DEAM_audio.zip`` are unzipped into one root
 (the top folder names may differ; files are found by their paths' tails)::
 
-    MEMD_audio/{song_id}.mp3
+    MEMD_audio/{song_id}.mp3   (may be empty: a run on the shipped features needs no audio)
     .../annotations averaged per song/dynamic (per second annotations)/arousal.csv
     .../annotations averaged per song/dynamic (per second annotations)/valence.csv
         wide: song_id, sample_15000ms, sample_15500ms, ...  (2 Hz from 15 s)
-        45 s excerpts (ids 2..2000) fill ~60 columns; full songs (2001..2058) are longer;
-        a shorter song's row ends in empty cells.
     .../annotations averaged per song/song_level/static_annotations_averaged_songs_*.csv
         "song_id, valence_mean, valence_std, arousal_mean, arousal_std" (spaces after
-        commas; valence before arousal; ratings on 1..9)
+        commas; valence before arousal; ratings on 1..9; stds are population stds)
 
     features/{song_id}.csv   (optional, from features.zip) ``;``-separated, ``frameTime`` and
         260 openSMILE columns, one row per 500 ms: the ``deam260`` feature set. The row at
         ``frameTime`` = 0.5 k is taken as whole-clip frame k, i.e. the 500 ms starting at
         its frameTime (``mer.frames``), so it pairs with the annotation at 0.5 k + 0.5 s.
+        ``mer.features.deam_features`` computes the same columns from any audio.
 
-Dynamic values are on [-1, 1]. Sequences have variable length, so the loader returns one
-array per song plus ``padded()`` (NaN-padded matrix and mask) for batch code.
+The files as DEAM distributes them, and what the loader does with each quirk (measured
+on DEAM's own files; reproduced in tests/dataset_builders.py ``make_deam_distributed``):
+
+* 1802 songs: ids 2..1000 (744, the emoMusic songs; "2013"), 1001..2000 (1000, "2014"),
+  2001..2058 (58 full songs, "2015"). The 1744 excerpts have 60 samples (15.0-44.5 s;
+  emoMusic's own files have 61, to 45.0 s); full songs 68..1224.
+* Rows are ragged: a shorter song's row simply ends. arousal.csv's header runs to
+  ``sample_626500ms`` (1225 columns), valence.csv's to ``sample_626000ms`` (1224); values
+  like ``-2.77555756156e-18`` occur. Read with the csv module (``read_dynamic``).
+* Seven full songs have one sample more in one target (2002: arousal 230 / valence 229,
+  2011, 2020, 2027, 2036, 2042, 2045): they keep the common length, noted
+  (``combine_targets``).
+* ``static_annotations_averaged_songs_1_2000.csv`` has arousal and valence swapped for
+  ids 2..1000; detected per id range from the data (static vs mean dynamic annotation),
+  exchanged back and noted (``correct_static_swap``). The 2000_2058 file's extra max/min
+  columns (one headed ``valence_ max_mean``) are ignored.
+
+Every handled quirk is listed in ``DeamAnnotations.notes`` (the import log, ``mer data
+check`` and results/deam/dataset_notes.json show them). Dynamic values are on [-1, 1].
+Sequences have variable length, so the loader returns one array per song plus
+``padded()`` (NaN-padded matrix and mask) for batch code.
 """
 
 from __future__ import annotations
