@@ -309,3 +309,25 @@ def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_wi
     with pytest.raises(DataError, match="downloaded DEAM archives.*does not pass the check"):
         extract_deam([paths["annotations"]], tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def test_deam_partial_audio_fails_by_default_and_uses_the_complete_songs_when_allowed(tmp_path):
+    from dataset_builders import make_deam_distributed
+    from mer.data.check import import_deam_dataset
+    from mer.data.layouts import dataset_layout, import_record
+    copy = make_deam_distributed(tmp_path / "DEAM", short=True, audio_seconds=0.6, audio_ids=[2, 1001, 2002])
+    with pytest.raises(DataError, match=r"14 annotated song\(s\) have no audio .* set "
+                                        r"`datasets.deam.allow_missing_audio: true` to train on the 3"):
+        import_deam_dataset(copy, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    raw = tmp_path / "raw"
+    import_deam_dataset(copy, raw, allow_missing_audio=True)
+    assert import_record(raw)["song_ids"] == [2, 1001, 2002] and len(import_record(raw)["missing_audio"]) == 14
+    annotations = dataset_layout("deam").load_annotations(raw)
+    assert annotations.song_ids.tolist() == [2, 1001, 2002] and annotations.lengths.tolist() == [60, 60, 11]
+    # a grid on DEAM's shipped features alone needs no audio: every song, a note
+    raw_all = tmp_path / "raw_all"
+    report = import_deam_dataset(copy, raw_all, needs_audio=False)
+    assert len(report.used) == 17 and any("not needed" in n for n in report.notes)
+    with pytest.raises(DataError, match=r"no features/ folder .* which the grid uses"):
+        import_deam_dataset(copy, tmp_path / "x", needs_audio=False, needs_features=True)
