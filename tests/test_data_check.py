@@ -11,7 +11,8 @@ from dataset_builders import REPO, SAMPLE_IDS, make_emomusic_copy, write_mp3
 from mer.audio import load_audio
 from mer.cli import main
 from mer.config import validate_params
-from mer.data.check import check_dataset, import_local_dataset
+from mer.data.check import check_dataset
+from mer.data.imports import import_local_dataset
 from mer.data.emomusic import load_annotations
 from mer.errors import ConfigError, DataError
 from mer.frames import SAMPLE_RATE
@@ -161,7 +162,7 @@ def test_a_partial_copy_fails_by_default_and_trains_on_complete_songs_when_allow
     assert dataset_layout("local").load_annotations(raw).song_ids.tolist() == [2, 4, 5]
     assert record["audio_sources"]["2"] == str((good_copy / "clips_45seconds/2.mp3").resolve())
 
-    from mer.data.check import write_dataset_notes
+    from mer.data.imports import write_dataset_notes
     notes = write_dataset_notes(raw, "local", tmp_path / "results/local/dataset_notes.json")
     assert notes["n_songs"] == 3 and notes == json.loads((tmp_path / "results/local/dataset_notes.json").read_text())
 
@@ -176,7 +177,7 @@ def test_errors_about_an_imported_clip_name_the_users_file(good_copy, tmp_path):
 
 
 def test_dataset_notes_of_a_synthetic_and_a_downloaded_copy(good_copy, tmp_path):
-    from mer.data.check import write_dataset_notes
+    from mer.data.imports import write_dataset_notes
     notes = write_dataset_notes(good_copy, "emomusic", tmp_path / "n.json", extra=["figure skipped"])
     assert notes["n_songs"] == 5 and notes["notes"][-1] == "figure skipped"
     assert any("the full emomusic set has 744" in n for n in notes["notes"])

@@ -211,7 +211,7 @@ def deam_with_features(tmp_path):
 
 
 def test_import_copies_one_read_only_layout_and_loads_as_annotations(tmp_path, deam_with_features):
-    from mer.data.check import import_deam_dataset
+    from mer.data.imports import import_deam_dataset
     from mer.data.layouts import dataset_layout
 
     (deam_with_features / "MEMD_audio" / "._2.mp3").write_bytes(b"mac")  # skipped, not copied
@@ -231,7 +231,7 @@ def test_import_copies_one_read_only_layout_and_loads_as_annotations(tmp_path, d
 
 
 def test_import_refuses_a_copy_that_fails_the_check(tmp_path, deam_with_features):
-    from mer.data.check import import_deam_dataset
+    from mer.data.imports import import_deam_dataset
 
     (deam_with_features / "MEMD_audio" / "3.mp3").unlink()
     with pytest.raises(DataError, match=r"datasets.deam.path.*does not pass the check"):
@@ -284,7 +284,7 @@ def test_deam260_reads_the_rows_of_the_annotated_frames(tmp_path, deam_with_feat
 
 def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_with_features):
     from dataset_builders import FileServer
-    from mer.data.check import extract_deam
+    from mer.data.imports import extract_deam
     from mer.data.download import LOCK_FILE, dataset_remotes, fetch_archives
     from mer.data.layouts import dataset_layout
 
@@ -313,7 +313,7 @@ def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_wi
 
 def test_deam_partial_audio_fails_by_default_and_uses_the_complete_songs_when_allowed(tmp_path):
     from dataset_builders import make_deam_distributed
-    from mer.data.check import import_deam_dataset
+    from mer.data.imports import import_deam_dataset
     from mer.data.layouts import dataset_layout, import_record
     copy = make_deam_distributed(tmp_path / "DEAM", short=True, audio_seconds=0.6, audio_ids=[2, 1001, 2002])
     with pytest.raises(DataError, match=r"14 annotated song\(s\) have no audio .* set "

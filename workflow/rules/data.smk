@@ -5,7 +5,7 @@
 
 import math
 
-from mer.data.check import local_fingerprint
+from mer.data.imports import local_fingerprint
 
 EMOMUSIC_ARCHIVES = ["clips_45sec.tar.gz", "annotations.tar.gz"]
 DEAM_ARCHIVES = {"audio": "DEAM_audio.zip", "annotations": "DEAM_Annotations.zip",

@@ -4,7 +4,7 @@ DEAM's handled quirks and the number of songs used go to the log."""
 
 import logging
 
-from mer.data.check import extract_deam, import_deam_dataset
+from mer.data.imports import extract_deam, import_deam_dataset
 from mer.jobs import run_job
 
 

@@ -2,7 +2,7 @@
 
 import logging
 
-from mer.data.check import import_local_dataset
+from mer.data.imports import import_local_dataset
 from mer.jobs import run_job
 
 

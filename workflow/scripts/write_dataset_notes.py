@@ -1,6 +1,6 @@
 """results/{dataset}/dataset_notes.json: the songs the run uses and what was noted about them."""
 
-from mer.data.check import write_dataset_notes
+from mer.data.imports import write_dataset_notes
 from mer.jobs import run_job
 
 
