@@ -331,3 +331,12 @@ def test_deam_partial_audio_fails_by_default_and_uses_the_complete_songs_when_al
     assert len(report.used) == 17 and any("not needed" in n for n in report.notes)
     with pytest.raises(DataError, match=r"no features/ folder .* which the grid uses"):
         import_deam_dataset(copy, tmp_path / "x", needs_audio=False, needs_features=True)
+
+
+def test_check_without_annotations_still_reports_the_audio(deam_root, capsys):
+    import shutil
+    shutil.rmtree(deam_root / "annotations")
+    assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
+    out = capsys.readouterr().out
+    assert f"audio:       {deam_root / 'MEMD_audio'}" in out and "annotations: not found" in out
+    assert "no 'dynamic (per second annotations)' folder inside" in out

@@ -115,7 +115,7 @@ rule import_local_dataset:
     params:
         path=config["datasets"]["local"]["path"],
         fingerprint=local_fingerprint(config["datasets"]["local"]["path"]) if DATASET == "local" else None,
-        allow_missing_audio=config["datasets"]["local"]["allow_missing_audio"],
+        allow_missing_audio=config["datasets"]["local"].get("allow_missing_audio", False),
     threads: 1
     resources:
         mem_mb=1000,
@@ -138,7 +138,7 @@ rule import_deam_dataset:
         path=config["datasets"]["deam"]["path"],
         fingerprint=(local_fingerprint(config["datasets"]["deam"]["path"])
                      if DATASET == "deam" and config["datasets"]["deam"]["path"] else None),
-        allow_missing_audio=config["datasets"]["deam"]["allow_missing_audio"],
+        allow_missing_audio=config["datasets"]["deam"].get("allow_missing_audio", False),
         needs_audio=NEEDS_AUDIO,
         needs_features=USES_SHIPPED_FEATURES,
     threads: 1
