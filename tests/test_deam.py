@@ -340,3 +340,30 @@ def test_check_without_annotations_still_reports_the_audio(deam_root, capsys):
     out = capsys.readouterr().out
     assert f"audio:       {deam_root / 'MEMD_audio'}" in out and "annotations: not found" in out
     assert "no 'dynamic (per second annotations)' folder inside" in out
+
+
+def test_damaged_dynamic_files_raise_only_data_errors(tmp_path):
+    # random damage to a real-format file: a DataError naming the file, or a clean load
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from dataset_builders import deam_dynamic_csv
+    original = deam_dynamic_csv("arousal", {2: 8, 3: 5, 2001: 10})
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1),
+                              st.sampled_from(["", ",", "\n", "x", "nan", "inf", "1e999", "-", "\"", "3"])),
+                    min_size=1, max_size=6))
+    def damaged(edits):
+        text = original
+        for position, insert in edits:
+            text = text[:position] + insert + text[position + 1:]
+        path = tmp_path / "arousal.csv"
+        path.write_text(text)
+        try:
+            ids, sequences = read_dynamic(path)
+        except DataError as error:
+            assert str(path) in str(error)
+            return
+        assert len(ids) == len(sequences) and all(np.isfinite(s).all() and len(s) for s in sequences)
+
+    damaged()

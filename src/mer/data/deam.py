@@ -182,7 +182,7 @@ def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
             song_id = int(float(cells[0]))
             if song_id != float(cells[0]) or song_id < 0:
                 raise ValueError
-        except ValueError:
+        except (ValueError, OverflowError):
             raise DataError(f"{path}: line {line}: song_id {cells[0]!r} is not a song number; "
                             f"{fix}") from None
         if song_id in first_line:
@@ -204,6 +204,9 @@ def read_dynamic(path: str | Path) -> tuple[np.ndarray, list[np.ndarray]]:
             bad = next(i for i, c in enumerate(cells) if not _is_number(c))
             raise DataError(f"{path}: song {song_id} has a non-numeric value {cells[bad]!r} at "
                             f"{samples[bad]}; {fix}") from None
+        if np.isinf(values).any():
+            bad = int(np.isinf(values).nonzero()[0][0])
+            raise DataError(f"{path}: song {song_id} has an infinite value at {samples[bad]}; {fix}")
         inner = np.isnan(values)
         if inner.any():
             gap = int(inner.nonzero()[0][0])
@@ -292,8 +295,10 @@ def read_static(root: str | Path) -> pd.DataFrame | None:
             table = table.astype(float)
         except ValueError as error:
             raise DataError(f"{path}: non-numeric value ({error})") from error
-        if table["song_id"].isna().any():
-            raise DataError(f"{path}: a row has no song_id; fix or replace the file")
+        ids = table["song_id"].to_numpy()
+        if not np.isfinite(ids).all() or (ids % 1 != 0).any():
+            raise DataError(f"{path}: a row has no song_id or one that is not a song number; "
+                            f"fix the file or restore it from DEAM_Annotations.zip")
         repeated = table.loc[table["song_id"].duplicated(), "song_id"].astype(int).tolist()
         if repeated:
             raise DataError(f"{path}: song id(s) {sorted(set(repeated))[:10]} listed twice; keep "
