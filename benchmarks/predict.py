@@ -159,7 +159,8 @@ def main() -> int:
                         help="feature sets (default spectral, the exported bundles' default)")
     parser.add_argument("--models", nargs="+", default=["AT_32"])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3, help="cold CLI runs (default 3)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="cold CLI runs (default 3; 0 skips the cold CLI)")
     parser.add_argument("--target-s", type=float, default=6.0,
                         help="cold-start budget for a 3-minute song (default 6 s)")
     parser.add_argument("--hour", action="store_true", help="also time 1 hour of audio")
@@ -190,55 +191,65 @@ def main() -> int:
                       f"{models_s:.2f} | {total_s:.2f} | {cpu_s:.1f} | {total_s / minutes:.2f} |")
             print()
 
-        print(f"**Cold CLI** (`mer predict` as a new process, {args.repeat} runs; "
-              f"target < {args.target_s:g} s for a 3-minute song)\n")
-        print("| features | model | wall s (min) | wall s (all runs) | CPU s (min) "
-              "| peak RSS MiB | verdict |")
-        print("|---|---|---:|---|---:|---:|---|")
-        for set_name in args.sets:
-            for model_name in args.models:
-                bundles = write_untrained_bundles(folder / "models" / set_name, model_name,
-                                                  set_name)
-                command = mer_command("predict", str(song), "--quiet", "--out",
-                                      str(folder / "out"),
-                                      *[part for b in bundles for part in ("--model", str(b))])
-                runs = [run_process(command, env) for _ in range(args.repeat)]
-                walls = [r[0] for r in runs]
-                three_minutes = abs(args.seconds - 180) < 1e-9  # a cold start does not scale
-                verdict = ("FAILED" if any(r[3] for r in runs) else
-                           "n/a (not 3 min)" if not three_minutes else
-                           "met" if min(walls) < args.target_s else "MISSED")
-                print(f"| {set_name} | {model_name} | {min(walls):.2f} | "
-                      f"{', '.join(f'{w:.1f}' for w in walls)} | {min(r[1] for r in runs):.1f} | "
-                      f"{max(r[2] for r in runs):.0f} | {verdict} |")
-        print()
-
+        if args.repeat > 0:
+            cold_cli(args, env, folder, song)
         if args.hour:
-            long_song = folder / "hour.wav"
-            write_song(long_song, args.hour_seconds)
-            set_name, model_name = args.sets[0], args.models[0]
-            bundles = write_untrained_bundles(folder / "models" / set_name, model_name, set_name)
-            commands = {
-                f"mer features extract {set_name}": mer_command(
-                    "features", "extract", set_name, str(long_song), "-o",
-                    str(folder / "hour.npz"), "-q"),
-                f"mer predict ({model_name} x 2)": mer_command(
-                    "predict", str(long_song), "--quiet", "--out", str(folder / "out"),
-                    *[part for b in bundles for part in ("--model", str(b))]),
-            }
-            print(f"**{args.hour_seconds / 3600:g} hour** of stereo 44.1 kHz WAV "
-                  f"({long_song.stat().st_size / 2**20:.0f} MiB), one process each; "
-                  "target: peak RSS < 1.5 GB\n")
-            print("| command | wall s | CPU s | peak RSS MiB | verdict |")
-            print("|---|---:|---:|---:|---|")
-            for label, command in commands.items():
-                wall, cpu, rss, code = run_process(command, env)
-                verdict = "FAILED" if code else "met" if rss < 1.5e9 / 2**20 else "MISSED"
-                print(f"| {label} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {verdict} |")
-            print()
+            one_hour(args, env, folder)
     print(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
           f"(on {os.cpu_count()} cores; other processes slow the wall times)")
     return 0
+
+
+def cold_cli(args, env, folder: Path, song: Path) -> None:
+    """``mer predict`` as a new process, ``--repeat`` times per (set, model)."""
+    print(f"**Cold CLI** (`mer predict` as a new process, {args.repeat} runs; "
+          f"target < {args.target_s:g} s for a 3-minute song)\n")
+    print("| features | model | wall s (min) | wall s (all runs) | CPU s (min) "
+          "| peak RSS MiB | verdict |")
+    print("|---|---|---:|---|---:|---:|---|")
+    for set_name in args.sets:
+        for model_name in args.models:
+            bundles = write_untrained_bundles(folder / "models" / set_name, model_name,
+                                              set_name)
+            command = mer_command("predict", str(song), "--quiet", "--out",
+                                  str(folder / "out"),
+                                  *[part for b in bundles for part in ("--model", str(b))])
+            runs = [run_process(command, env) for _ in range(args.repeat)]
+            walls = [r[0] for r in runs]
+            three_minutes = abs(args.seconds - 180) < 1e-9  # a cold start does not scale
+            verdict = ("FAILED" if any(r[3] for r in runs) else
+                       "n/a (not 3 min)" if not three_minutes else
+                       "met" if min(walls) < args.target_s else "MISSED")
+            print(f"| {set_name} | {model_name} | {min(walls):.2f} | "
+                  f"{', '.join(f'{w:.1f}' for w in walls)} | {min(r[1] for r in runs):.1f} | "
+                  f"{max(r[2] for r in runs):.0f} | {verdict} |")
+    print()
+
+
+def one_hour(args, env, folder: Path) -> None:
+    """``mer features extract`` and ``mer predict`` of a generated 1-hour WAV."""
+    long_song = folder / "hour.wav"
+    write_song(long_song, args.hour_seconds)
+    set_name, model_name = args.sets[0], args.models[0]
+    bundles = write_untrained_bundles(folder / "models" / set_name, model_name, set_name)
+    commands = {
+        f"mer features extract {set_name}": mer_command(
+            "features", "extract", set_name, str(long_song), "-o",
+            str(folder / "hour.npz"), "-q"),
+        f"mer predict ({model_name} x 2)": mer_command(
+            "predict", str(long_song), "--quiet", "--out", str(folder / "out"),
+            *[part for b in bundles for part in ("--model", str(b))]),
+    }
+    print(f"**{args.hour_seconds / 3600:g} hour** of stereo 44.1 kHz WAV "
+          f"({long_song.stat().st_size / 2**20:.0f} MiB), one process each; "
+          "target: peak RSS < 1.5 GB\n")
+    print("| command | wall s | CPU s | peak RSS MiB | verdict |")
+    print("|---|---:|---:|---:|---|")
+    for label, command in commands.items():
+        wall, cpu, rss, code = run_process(command, env)
+        verdict = "FAILED" if code else "met" if rss < 1.5e9 / 2**20 else "MISSED"
+        print(f"| {label} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {verdict} |")
+    print()
 
 
 if __name__ == "__main__":
