@@ -104,7 +104,7 @@ def extract_stream_features(blocks: Iterable[np.ndarray], set_names: list[str], 
         return extract_clip_features(audio, set_names, frames=frames,
                                      compare_mode=compare_mode), int(audio.size)
     pieces = _Pieces(iter(blocks))
-    groups = _frame_groups(frames, int(chunk_frames))
+    groups = _FrameGroups(frames, int(chunk_frames))
     parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
     for group in groups:
         pieces.read_until((int(group.max()) + 1) * FRAME_SAMPLES + CONTEXT_SAMPLES)
@@ -182,10 +182,6 @@ class _FrameGroups:
         else:
             first = self.index * self.chunk
         return max(0, (first * FRAME_SAMPLES - CONTEXT_SAMPLES) // HOP_LENGTH * HOP_LENGTH)
-
-
-def _frame_groups(frames, chunk: int) -> _FrameGroups:
-    return _FrameGroups(frames, chunk)
 
 
 def _frames_inside(group: np.ndarray, n_samples: int, *, explicit: bool) -> np.ndarray | None:
