@@ -8,8 +8,9 @@ grid is the whole file's; the values equal the whole-clip computation
 (``extract_clip_features(load_audio(path))``): exactly for ComParE ``per_segment`` and the
 STFT blocks, to float32 rounding for the CQT blocks (its multi-rate resampling of a
 shorter signal differs in the last bits), as ``tests/test_features.py`` checks with small
-pieces forced. ComParE ``one_pass`` runs openSMILE once from the clip start (its RASTA
-filter is recursive), so it still holds the decoded mono audio (~635 MB per hour).
+pieces forced. ComParE ``one_pass`` (and any block of source ``opensmile_lld``) runs
+openSMILE once from the clip start (its RASTA filter is recursive), so it still holds the
+decoded mono audio (~635 MB per hour).
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ def extract_stream_features(blocks: Iterable[np.ndarray], set_names: list[str], 
     if int(chunk_frames) < 1:
         raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
     needed = list(dict.fromkeys(block for s in sets for block in s.blocks))
-    if "compare" in needed and compare_mode == "one_pass":  # needs the audio from the start
+    # ComParE one_pass and openSMILE LLD blocks run openSMILE from the clip start (RASTA
+    # filtering is recursive): they get the whole decoded audio, in one piece.
+    from_start = ("compare" in needed and compare_mode == "one_pass"
+                  or any(BLOCKS[b].source == "opensmile_lld" for b in needed))
+    if from_start:
         audio = np.concatenate([np.zeros(0, np.float32), *blocks])
         _check_min_length(audio.size, needed, set_names)
         return extract_clip_features(audio, set_names, frames=frames,
@@ -191,9 +196,7 @@ def _frames_inside(group: np.ndarray, n_samples: int, *, explicit: bool) -> np.n
     if explicit:
         outside = group[group >= available]
         if outside.size:
-            raise AudioError(f"frame(s) {outside.tolist()} lie outside the audio: it is "
-                             f"{n_samples / SAMPLE_RATE:.2f} s long and holds whole "
-                             f"frames 0..{available - 1}")
+            raise _outside_error(outside, n_samples, int(group.max()))
         return group
     group = group[group < available]
     return group if group.size else None
@@ -257,10 +260,17 @@ def _check_frames(audio: np.ndarray, frames: np.ndarray | None) -> np.ndarray:
                          f"(audio is {audio.size / SAMPLE_RATE:.2f} s long)")
     outside = frames[(frames < 0) | (frames >= available)]
     if outside.size:
-        raise AudioError(f"frame(s) {outside.tolist()} lie outside the audio: it is "
-                         f"{audio.size / SAMPLE_RATE:.2f} s long and holds whole "
-                         f"frames 0..{available - 1}")
+        raise _outside_error(outside, audio.size, int(frames.max()))
     return frames
+
+
+def _outside_error(outside: np.ndarray, n_samples: int, last_frame: int) -> AudioError:
+    available = n_whole_frames(n_samples)
+    return AudioError(f"frame(s) {outside.tolist()} lie outside the audio: it decodes to "
+                      f"{n_samples / SAMPLE_RATE:.2f} s (whole frames 0..{available - 1}), "
+                      f"but {(last_frame + 1) * FRAME_SAMPLES / SAMPLE_RATE:.1f} s are "
+                      f"needed for the frames asked for (the annotations' last sample); "
+                      f"replace the file with a complete copy")
 
 
 def _compute_blocks(audio: np.ndarray, blocks: list[str], frames: np.ndarray,
