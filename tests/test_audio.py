@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from mer.audio import load_audio
+from mer.audio import DECODE_BLOCK_FRAMES, load_audio, stream_audio
 from mer.errors import AudioError
 from mer.frames import SAMPLE_RATE
 
@@ -121,3 +121,77 @@ def test_wrong_sample_rate_mono_is_resampled(tmp_path):
     assert audio.size == 2 * SAMPLE_RATE
     spectrum = np.abs(np.fft.rfft(audio))
     assert np.argmax(spectrum) * SAMPLE_RATE / audio.size == pytest.approx(1000, abs=1)
+
+
+# --- undecodable, damaged and truncated files: the real reason, nothing on the C stderr ---
+
+def _song_mp3(path, seconds=45.0, rate=SAMPLE_RATE):
+    soundfile.write(path, _sine(440, seconds, rate, 0.3), rate, format="MP3")
+    return path
+
+
+@pytest.mark.parametrize("content", [b"hello, this is a text file\n" * 50,
+                                     np.random.default_rng(0).bytes(5000)])
+def test_a_non_audio_mp3_is_named_not_audio_and_mpg123_stays_quiet(tmp_path, capfd, content):
+    # libsndfile says "File does not exist or is not a regular file (possibly a pipe?)"
+    # and mpg123 prints "Note: Illegal Audio-MPEG-Header ..." on the C stderr
+    path = tmp_path / "song.mp3"
+    path.write_bytes(content)
+    _assert_audio_error(path, "not an audio file, or damaged")
+    with pytest.raises(AudioError) as error:
+        load_audio(path)
+    assert "does not exist" not in str(error.value) and "pipe" not in str(error.value)
+    assert "Note:" not in capfd.readouterr().err
+
+
+def test_a_corrupt_mp3_is_named_damaged(tmp_path, capfd):
+    good = _song_mp3(tmp_path / "good.mp3", 10.0).read_bytes()
+    path = tmp_path / "corrupt.mp3"
+    path.write_bytes(good[:2000] + np.random.default_rng(1).bytes(len(good) - 2000))
+    with pytest.raises(AudioError) as error:
+        load_audio(path)
+    assert str(path) in str(error.value) and "damaged" in str(error.value)
+    assert "does not exist" not in str(error.value)
+    assert "Note:" not in capfd.readouterr().err
+
+
+def test_a_folder_is_not_reported_missing(tmp_path):
+    folder = tmp_path / "album.mp3"
+    folder.mkdir()
+    _assert_audio_error(folder, "is a folder, not an audio file")
+
+
+def test_a_truncated_mp3_is_refused_with_the_seconds_decoded(tmp_path, capfd):
+    # the first 10 KB of a 45 s clip: the Xing header declares 45 s, ~2 s decode
+    full = _song_mp3(tmp_path / "full.mp3")
+    path = tmp_path / "truncated.mp3"
+    path.write_bytes(full.read_bytes()[:10_240])
+    with pytest.raises(AudioError) as error:
+        load_audio(path)
+    message = str(error.value)
+    assert str(path) in message and "truncated" in message and "45.00 s" in message
+    decoded = float(message.split("decoded ")[1].split(" s")[0])
+    assert 0.5 < decoded < 5
+    assert "Warning" not in capfd.readouterr().err
+    assert load_audio(full).size == 45 * SAMPLE_RATE  # the whole file is fine
+
+
+def test_a_truncated_wav_is_refused(tmp_path):
+    full = tmp_path / "full.wav"
+    soundfile.write(full, _sine(440, 10.0, SAMPLE_RATE), SAMPLE_RATE, subtype="PCM_16")
+    path = tmp_path / "truncated.wav"
+    path.write_bytes(full.read_bytes()[:full.stat().st_size // 3])
+    _assert_audio_error(path, "truncated")
+
+
+@pytest.mark.parametrize("rate, channels, fmt", [(SAMPLE_RATE, 1, "WAV"), (48_000, 2, "WAV"),
+                                                 (22_050, 1, "MP3")])
+def test_streamed_blocks_are_the_whole_file(tmp_path, rate, channels, fmt):
+    seconds = 2.5 * DECODE_BLOCK_FRAMES / rate  # three blocks, the last one partial
+    signal = np.stack([_sine(440 + 100 * c, seconds, rate, 0.3) for c in range(channels)], 1)
+    path = tmp_path / f"song.{fmt.lower()}"
+    soundfile.write(path, signal, rate, format=fmt)
+    blocks = list(stream_audio(path))
+    assert len(blocks) >= 3 and all(b.dtype == np.float32 and b.ndim == 1 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(path))
+    assert abs(sum(b.size for b in blocks) - seconds * SAMPLE_RATE) < 0.01 * SAMPLE_RATE

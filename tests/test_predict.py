@@ -123,3 +123,57 @@ def test_mismatched_feature_set_is_a_clear_error(setup, tmp_path, capsys):
 
 def test_repeated_stems_get_distinct_outputs():
     assert output_stems(["a/x.mp3", "b/x.wav", "y.ogg"]) == ["x", "x_2", "y"]
+
+
+# --- long songs: bounded memory -----------------------------------------------------------
+
+@pytest.mark.parametrize("model_name", ["AT_4", "BAT_4"])
+def test_attention_in_row_blocks_equals_the_batched_attention(monkeypatch, model_name):
+    # a 1-hour song (T = 7200) would need a (1, T, T, A) tanh: 6.6 GB at A = 32
+    import torch
+
+    from mer.models import attention, build_model
+    from mer.training import predict
+
+    model = build_model(model_name, input_dim=5).eval()
+    x = np.random.default_rng(0).standard_normal((1, 300, 5)).astype(np.float32)
+    whole, whole_map = predict(model, x)
+    monkeypatch.setattr(attention, "ENERGY_CHUNK_ELEMENTS", 7 * 300 * 4)  # 7 rows a block
+    calls = []
+    original = torch.tanh
+    monkeypatch.setattr(torch, "tanh", lambda t: calls.append(t.shape) or original(t))
+    blocked, blocked_map = predict(model, x)
+    assert len(calls) == 43 and max(c[1] for c in calls) == 7  # ceil(300 / 7) blocks
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(blocked_map, whole_map, rtol=1e-6, atol=1e-9)
+
+
+def test_prediction_keeps_attention_only_for_the_plot(setup):
+    from mer.predict import display_map, load_bundles, predict_song
+
+    root, songs = setup
+    bundles = load_bundles(models_root=root / "models")
+    without = predict_song(songs / "short.mp3", bundles, keep_attention=False)
+    assert without.attention == {} and len(without.curves) == 16
+    weights = np.random.default_rng(0).random((2500, 2500)).astype(np.float32)
+    shown = display_map(weights, max_pixels=1000)
+    assert shown.shape == (834, 834)  # 3 x 3 frames per cell
+    np.testing.assert_allclose(shown[0, 0], weights[:3, :3].mean(), rtol=1e-6)
+    assert display_map(weights[:900, :900]) is not None and display_map(weights[:900, :900]).shape == (900, 900)
+
+
+def test_a_truncated_or_too_short_song_fails_with_the_reason(setup, tmp_path, capsys):
+    root, _ = setup
+    full = tmp_path / "full.mp3"
+    sf.write(full, tone(45.0, 44_100, 1), 44_100, format="MP3")
+    truncated = tmp_path / "truncated.mp3"
+    truncated.write_bytes(full.read_bytes()[:10_240])  # today: a ~1-2 s song, exit 0
+    short = tmp_path / "short.wav"
+    sf.write(short, tone(2.0, 44_100, 1), 44_100)
+    code = main(["predict", str(truncated), str(short), "--models-root", str(root / "models"),
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and not (tmp_path / "out" / "truncated.csv").exists()
+    assert "truncated.mp3: truncated: decoded" in err and "45.00 s its header declares" in err
+    assert "short.wav: audio is 2.00 s long; the spectral features need at least 3 s" in err
+    assert "too large" not in err

@@ -106,3 +106,37 @@ def test_the_lock_sits_beside_librosa_by_default(monkeypatch):
     assert path.name == "mer-librosa-import.lock"
     assert path.parent.name == "__pycache__" and path.parent.parent.name == "librosa" \
         or path.parent == Path(runtime.tempfile.gettempdir())
+
+
+COMPILE_RECORDER = """
+import numpy as np
+import numba.core.compiler as compiler
+compiled = []
+original = compiler.compile_extra
+def recording(typingctx, targetctx, func, *args, **kwargs):
+    compiled.append(getattr(func, "__qualname__", repr(func)))
+    return original(typingctx, targetctx, func, *args, **kwargs)
+compiler.compile_extra = recording
+from mer.features.extract import extract_clip_features
+from mer.features.registry import BLOCKS
+from mer.runtime import import_librosa
+import_librosa()
+audio = np.random.default_rng(0).standard_normal(3 * 44100).astype(np.float32) * 0.1
+extract_clip_features(audio, ["spectral", "cqt"])
+print(" ".join(compiled), flush=True)
+"""
+
+
+def test_a_new_process_extracting_features_compiles_no_numba_function():
+    # Regression for the slow cold start: numba must load every function mer uses from its
+    # on-disk cache. librosa.beat's __beat_local_score is declared cache=False, so importing
+    # that module compiled it (~4 s) in every process. A first run may still fill the cache
+    # (a fresh install); the second must compile nothing.
+    for attempt in range(2):
+        result = subprocess.run([sys.executable, "-c", COMPILE_RECORDER], text=True,
+                                capture_output=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        compiled = result.stdout.split()
+        if not compiled:
+            break
+    assert compiled == [], f"compiled in every new process: {compiled}"

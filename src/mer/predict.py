@@ -4,7 +4,10 @@ Conventions:
 
 * Audio: anything ``mer.audio.load_audio`` reads (MP3, WAV, FLAC, OGG; any sample rate,
   mono or stereo; mixed to mono and resampled to ``frames.SAMPLE_RATE``), any length of at
-  least one 500 ms frame.
+  least one 500 ms frame (3 s for feature sets with CQT blocks, such as ``spectral``).
+  Songs are decoded and their features computed in 60 s pieces (``mer.features.extract``),
+  and AT/BAT attention is built in blocks of query rows, so a 1-hour song stays well under
+  1.5 GB (``benchmarks/predict.py --hour``).
 * Frames: every *whole* 500 ms frame of the song, k = 0 .. floor(duration / 0.5) - 1
   (a trailing piece shorter than 0.5 s is dropped), stamped with its *end* time
   ``0.5 (k + 1)`` s as the annotations are (``mer.frames``). So the CSV has one row per
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 TARGET_ORDER = ("arousal", "valence")
 VALUE_RANGE = (-1.0, 1.0)  # the annotation scale the models were trained on
 COLORS = {"arousal": "#d62728", "valence": "#1f77b4"}
+MAX_MAP_PIXELS = 1000  # attention maps are drawn at most this many cells a side
 
 
 @dataclass
@@ -76,23 +80,29 @@ def load_bundles(model_dirs=None, *, models_root="models", feature_set: str | No
     return bundles
 
 
-def predict_song(path, bundles: dict[str, Bundle]) -> SongPrediction:
-    """Features of every whole frame of ``path``, then each bundle's curve (and attention)."""
-    from mer.audio import load_audio
-    from mer.features import extract_clip_features
+def predict_song(path, bundles: dict[str, Bundle], *, keep_attention: bool = True,
+                 chunk_frames: int | None = None) -> SongPrediction:
+    """Features of every whole frame of ``path``, then each bundle's curve (and attention,
+    unless ``keep_attention`` is False: a (T, T) map is 207 MB for a 1-hour song).
+
+    The file is decoded and its features computed in pieces of ``chunk_frames`` frames
+    (default ``mer.features.extract.CHUNK_FRAMES``), so memory does not grow with its length.
+    """
+    from mer.features.extract import CHUNK_FRAMES, extract_path_features
     from mer.training import predict
 
     path = Path(path)
-    audio = load_audio(path)
     features: dict[str, np.ndarray] = {}
     by_mode: dict[str, set[str]] = {}
     for bundle in bundles.values():
         by_mode.setdefault(bundle.compare_mode, set()).add(bundle.predict_feature_set)
     try:
         for mode, sets in by_mode.items():  # each block computed once per mode
-            features.update(extract_clip_features(audio, sorted(sets), compare_mode=mode))
+            values, n_samples = extract_path_features(
+                path, sorted(sets), compare_mode=mode, chunk_frames=chunk_frames or CHUNK_FRAMES)
+            features.update(values)
     except MerError as error:
-        raise type(error)(f"{path}: {error}") from None
+        raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from None
     n_frames = next(iter(features.values())).shape[0]
     curves = {"time_s": frame_end_times(n_frames)}
     attention = {}
@@ -100,9 +110,10 @@ def predict_song(path, bundles: dict[str, Bundle]) -> SongPrediction:
         values, weights = predict(bundle.model,
                                   bundle.normalise(features[bundle.predict_feature_set])[None])
         curves[target] = np.clip(values[0].astype(np.float64), *VALUE_RANGE)
-        if weights is not None:
+        if weights is not None and keep_attention:
             attention[target] = weights[0]
-    return SongPrediction(path, audio.size / SAMPLE_RATE, pd.DataFrame(curves), attention)
+        del weights
+    return SongPrediction(path, n_samples / SAMPLE_RATE, pd.DataFrame(curves), attention)
 
 
 def output_stems(paths) -> list[str]:
@@ -137,7 +148,7 @@ def plot_song(prediction: SongPrediction, png_path, *, bundles: dict[str, Bundle
     extent = (0, time[-1], time[-1], 0)  # (left, right, bottom, top) in seconds
     for column, target in enumerate(maps):
         axis = fig.add_subplot(grid[1, column])
-        image = axis.imshow(prediction.attention[target], cmap="magma", aspect="auto",
+        image = axis.imshow(display_map(prediction.attention[target]), cmap="magma", aspect="auto",
                             extent=extent, interpolation="nearest")
         axis.set(title=f"{target} attention", xlabel="attended frame (s)",
                  ylabel="predicted frame (s)")
@@ -145,6 +156,19 @@ def plot_song(prediction: SongPrediction, png_path, *, bundles: dict[str, Bundle
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=150)
     plt.close(fig)
+
+
+def display_map(weights: np.ndarray, max_pixels: int = MAX_MAP_PIXELS) -> np.ndarray:
+    """A (T, T) attention map as drawn: block means of ``ceil(T / max_pixels)`` frames
+    square when T exceeds ``max_pixels`` (a 1-hour song has T = 7200; matplotlib would
+    hold several float64 and RGBA copies of the full map), else the map itself."""
+    factor = -(-max(weights.shape) // max_pixels)
+    if factor <= 1:
+        return weights
+    rows, cols = (-(-n // factor) * factor for n in weights.shape)
+    padded = np.full((rows, cols), np.nan, dtype=np.float32)
+    padded[:weights.shape[0], :weights.shape[1]] = weights
+    return np.nanmean(padded.reshape(rows // factor, factor, cols // factor, factor), axis=(1, 3))
 
 
 def predict_files(paths, bundles: dict[str, Bundle], out_dir, *, plot: bool = False,
@@ -159,7 +183,7 @@ def predict_files(paths, bundles: dict[str, Bundle], out_dir, *, plot: bool = Fa
         row = {"song": str(path), "duration_s": np.nan, "frames": 0}
         row.update({f"{t}_mean": np.nan for t in bundles})
         try:
-            prediction = predict_song(path, bundles)
+            prediction = predict_song(path, bundles, keep_attention=plot)
             csv_path = out_dir / f"{stem}.csv"
             write_csv_atomic(prediction.curves, csv_path, float_format="%.6f")
             outputs = [str(csv_path)]

@@ -48,9 +48,13 @@ def seed_everything(seed: int) -> None:
 
 
 # librosa's numba functions that are compiled (or loaded from numba's on-disk cache) when
-# their module is imported, because they are declared with explicit signatures.
-_LIBROSA_EAGER_MODULES = ("librosa.beat", "librosa.core.audio", "librosa.core.pitch",
-                          "librosa.util.utils")
+# their module is imported, because they are declared with explicit signatures. These are
+# the ones mer's features import anyway (librosa.feature imports all three). Not
+# ``librosa.beat``: mer tracks no beats, and librosa 0.11 declares its
+# ``__beat_local_score`` gufunc with ``cache=False``, so importing that module compiles it
+# (two signatures, ~4 s of the ~11 s cold ``mer predict``) in every process, filled cache
+# or not. tests/test_runtime.py checks that a cold feature extraction compiles nothing.
+_LIBROSA_EAGER_MODULES = ("librosa.core.audio", "librosa.core.pitch", "librosa.util.utils")
 
 
 def import_librosa():

@@ -58,8 +58,7 @@ class AdditiveAttention(nn.Module):
 
         Returns context (B, T, H) and weights (B, T, T), row t-1 = α_t.
         """
-        energy = self.score(torch.tanh(
-            self.query(queries).unsqueeze(2) + self.key(keys).unsqueeze(1))).squeeze(-1)
+        energy = self._energy(self.query(queries), self.key(keys))
         if causal or real is not None:
             n_frames = keys.shape[1]
             allowed = torch.ones(n_frames, n_frames, dtype=torch.bool, device=keys.device)
@@ -74,6 +73,25 @@ class AdditiveAttention(nn.Module):
         else:
             weights = torch.softmax(energy, dim=-1)
         return weights @ keys, weights
+
+
+    def _energy(self, wq: torch.Tensor, uk: torch.Tensor) -> torch.Tensor:
+        """e (B, T, T) from W q (B, T, A) and U k (B, T, A). The (B, T, T, A) tanh is the
+        largest tensor of the model (6.6 GB for one 1-hour song, T = 7200, at A = 32), so
+        without gradients (prediction) it is built ``ENERGY_CHUNK_ELEMENTS`` at a time,
+        a block of query rows each; training keeps the one batched operation."""
+        batch, n_queries, dim = wq.shape
+        n_keys = uk.shape[1]
+        rows = max(1, ENERGY_CHUNK_ELEMENTS // max(1, batch * n_keys * dim))
+        if torch.is_grad_enabled() or rows >= n_queries:
+            return self.score(torch.tanh(wq.unsqueeze(2) + uk.unsqueeze(1))).squeeze(-1)
+        return torch.cat([self.score(torch.tanh(wq[:, r:r + rows].unsqueeze(2)
+                                                + uk.unsqueeze(1))).squeeze(-1)
+                          for r in range(0, n_queries, rows)], dim=1)
+
+
+# Elements of one block of the (B, T, T, A) tanh in prediction (float32: 64 MiB).
+ENERGY_CHUNK_ELEMENTS = 1 << 24
 
 
 def shift_right(sequence: torch.Tensor) -> torch.Tensor:
