@@ -407,62 +407,84 @@ def throughput_section(device: str, short: bool) -> tuple[str, dict]:
 # ----------------------------------------------------------------------------- concurrency
 
 def worker(spec: dict) -> None:
-    """One training process of the concurrency test: warm up, say ready, wait for "go",
-    run train steps for ``seconds``, print its steps and peak memory as JSON."""
+    """One training process of the concurrency test. For each model in turn: build it, warm
+    up, say "ready", wait for "go", run train steps for ``seconds``, print its steps and
+    peak memory as JSON. (One process for all models: start-up is paid once.)"""
     torch = torch_setup(threads=1)  # one thread, as a pipeline training job (threads: 1)
     from mer.models import build_model
     from mer.runtime import seed_everything
 
     device = spec["device"]
-    seed_everything(0)
-    model = build_model(spec["model"], spec["dims"], **model_options(spec["model"])).to(device).train()
-    x = torch.randn(spec["batch"], spec["frames"], spec["dims"], device=device)
-    y = torch.randn(spec["batch"], spec["frames"], device=device).clamp(-1, 1)
-    step = train_step(model, x, y, "fp32", device)
-    for _ in range(2):
-        step()
-    synchronize(device)
-    print("ready", flush=True)
-    sys.stdin.readline()
-    steps, started = 0, time.perf_counter()
-    while time.perf_counter() - started < spec["seconds"]:
-        step()
-        steps += 1
-    synchronize(device)
-    seconds = time.perf_counter() - started
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else math.nan
-    print(json.dumps({"steps": steps, "seconds": seconds, "peak_mib": peak}), flush=True)
+    for name in spec["models"]:
+        if device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        seed_everything(0)
+        model = build_model(name, spec["dims"], **model_options(name)).to(device).train()
+        x = torch.randn(spec["batch"], spec["frames"], spec["dims"], device=device)
+        y = torch.randn(spec["batch"], spec["frames"], device=device).clamp(-1, 1)
+        step = train_step(model, x, y, "fp32", device)
+        for _ in range(2):
+            step()
+        synchronize(device)
+        print("ready", flush=True)
+        sys.stdin.readline()
+        steps, started = 0, time.perf_counter()
+        while time.perf_counter() - started < spec["seconds"]:
+            step()
+            steps += 1
+        synchronize(device)
+        seconds = time.perf_counter() - started
+        peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else math.nan
+        print(json.dumps({"steps": steps, "seconds": seconds, "peak_mib": peak}), flush=True)
+        del model, x, y, step
 
 
-def concurrent_run(model: str, n_jobs: int, device: str, seconds: float, shape: dict) -> dict:
-    """``n_jobs`` worker processes started together; their summed sequences/s."""
-    spec = {"model": model, "device": device, "seconds": seconds,
+def concurrent_runs(models: list[str], n_jobs: int, device: str, seconds: float,
+                    shape: dict) -> dict[str, dict]:
+    """``n_jobs`` worker processes; for each model, all start timing together. Per model:
+    their summed sequences/s, the mean per job and the largest peak memory (or an error)."""
+    spec = {"models": models, "device": device, "seconds": seconds,
             **{k: shape[k] for k in ("batch", "frames", "dims")}}
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     workers = [subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for _ in range(n_jobs)]
+
+    def failure(process) -> str:
+        process.kill()
+        lines = process.communicate(timeout=60)[1].strip().splitlines()
+        return (lines[-1] if lines else f"worker exited {process.returncode}")[:100]
+
+    results: dict[str, dict] = {}
     try:
-        for process in workers:
-            if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(process.communicate(timeout=60)[1].strip().splitlines()[-1][:100])
-        for process in workers:
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        results = []
-        for process in workers:
-            out, err = process.communicate(timeout=seconds + 120)
-            if process.returncode != 0:
-                raise RuntimeError(err.strip().splitlines()[-1][:100])
-            results.append(json.loads(out.strip().splitlines()[-1]))
+        for model in models:
+            try:
+                for process in workers:
+                    if process.stdout.readline().strip() != "ready":
+                        raise RuntimeError(failure(process))
+                for process in workers:
+                    process.stdin.write("go\n")
+                    process.stdin.flush()
+                runs = []
+                for process in workers:
+                    line = process.stdout.readline()
+                    if not line.strip():
+                        raise RuntimeError(failure(process))
+                    runs.append(json.loads(line))
+            except (RuntimeError, OSError, ValueError) as error:
+                results.update({m: {"error": str(error)} for m in models if m not in results})
+                break
+            per_job = [r["steps"] * shape["batch"] / r["seconds"] for r in runs]
+            results[model] = {"seq_s": sum(per_job), "per_job": float(np.mean(per_job)),
+                              "peak_mib": max(r["peak_mib"] for r in runs)}
     finally:
         for process in workers:
             if process.poll() is None:
                 process.kill()
-    per_job = [r["steps"] * shape["batch"] / r["seconds"] for r in results]
-    return {"seq_s": sum(per_job), "per_job": float(np.mean(per_job)),
-            "peak_mib": max(r["peak_mib"] for r in results)}
+            process.communicate()
+    return results
 
 
 def concurrency_section(device: str, short: bool) -> tuple[str, dict]:
@@ -470,14 +492,15 @@ def concurrency_section(device: str, short: bool) -> tuple[str, dict]:
     families = throughput_models(short)
     sizes = {"small": families["AT"][0], "large": families["AT"][1]}
     counts, seconds = ((1, 2), 0.5) if short else ((1, 2, 4, 8), 5.0)
+    measured = {n_jobs: concurrent_runs(list(sizes.values()), n_jobs, device, seconds, shape)
+                for n_jobs in counts}
     rows, gains = [], {}
     for label, model in sizes.items():
         base, best = None, (1, 1.0)
         for n_jobs in counts:
-            try:
-                r = concurrent_run(model, n_jobs, device, seconds, shape)
-            except (RuntimeError, subprocess.TimeoutExpired) as error:
-                rows.append(f"| {label}: {model} | {n_jobs} | error: {error} | | | |")
+            r = measured[n_jobs][model]
+            if "error" in r:
+                rows.append(f"| {label}: {model} | {n_jobs} | error: {r['error']} | | | |")
                 continue
             base = base or r["seq_s"]
             gain = r["seq_s"] / base

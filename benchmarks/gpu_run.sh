@@ -13,8 +13,9 @@
 #   bash benchmarks/gpu_run.sh --fetch-wheels             # ~30 MB, Python 3.12, x86-64
 #
 # Without any Python whose torch sees a GPU it runs on the CPU (.venv, or python3 with
-# torch), and gpu.py says so. Only when no torch exists at all does it create .venv-gpu and
-# install torch from PyPI (several GB with its CUDA libraries: minutes, and internet).
+# torch), and gpu.py says so. Where no torch exists at all it stops, unless MER_GPU_VENV=1
+# asks it to create .venv-gpu with torch from PyPI (several GB with its CUDA libraries:
+# minutes, and internet).
 # The check is stopped after MER_GPU_CHECK_TIMEOUT seconds (default 420); the tables
 # measured by then are in OUT.md (it is rewritten after each section).
 set -uo pipefail
@@ -78,8 +79,14 @@ if [ -z "$PY" ]; then
         if command -v "$candidate" >/dev/null && has_torch "$candidate"; then PY=$candidate; break; fi
     done
 fi
+if [ -z "$PY" ] && [ -x .venv-gpu/bin/python ]; then PY=.venv-gpu/bin/python; fi
 if [ -z "$PY" ]; then
-    echo "no Python with torch here: creating .venv-gpu (torch from PyPI, several GB)" >&2
+    if [ "${MER_GPU_VENV:-0}" != 1 ]; then
+        echo "no Python with torch here (.venv/bin/python, python3): run \`make setup\`, or" \
+             "MER_GPU_VENV=1 bash $0 ... to create .venv-gpu with torch from PyPI (several GB" \
+             "with its CUDA libraries; needs internet)" >&2
+        exit 2
+    fi
     python3 -m venv .venv-gpu && .venv-gpu/bin/python -m pip install -q torch numpy pyyaml \
         jsonschema snakemake librosa soundfile pandas scipy scikit-learn || exit 1
     PY=.venv-gpu/bin/python
