@@ -66,7 +66,7 @@ sys.path.insert(0, str(REPO / "tests"))       # workflow_helpers.MINIMAL (the ti
 # gives ~1e-6..1e-5 in practice. The bounds leave a factor ~10 above that.
 TOLERANCES = {
     "forward": 1e-4,         # predictions on real frames, training mode
-    "loss": 1e-5,            # the masked MSE (one scalar, a mean over all real frames)
+    "loss": 1e-4,            # the masked MSE: inherits the forward's error (~2 dy / rms error)
     "gradient": 1e-3,        # per parameter tensor (relative to its largest |gradient|)
     "step": 1e-6,            # RMSprop step on identical gradients: element-wise arithmetic only
     # One fit step on each device's own gradients. RMSprop's first step moves each weight by
@@ -75,7 +75,9 @@ TOLERANCES = {
     # other. The element-wise maximum therefore says nothing; bounded instead: the share of
     # weights whose moves differ by more than 1 % of lr, and the function after the step.
     "step_share": 1e-2,
-    "predict": 1e-3,         # predict() after that step (real frames; NaN beyond lengths)
+    # predict() after that step (real frames; NaN beyond lengths on both): the few weights
+    # above move by up to ~6 lr apart, so this catches a device bug (O(1)), not rounding
+    "predict": 1e-2,
     "checkpoint": 1e-4,      # the device's model, saved and loaded on the CPU, vs the device
 }
 
