@@ -73,7 +73,8 @@ TOLERANCES = {
     # about lr * g / (sqrt(1 - rho) |g| + eps): ~3 lr whatever |g|, so a weight whose
     # gradient is ~0 on both devices (within their rounding) may move on one and not the
     # other. The element-wise maximum therefore says nothing; bounded instead: the share of
-    # weights whose moves differ by more than 1 % of lr, and the function after the step.
+    # weights whose moves differ by more than 10 % of lr (a gradient error dg moves a
+    # weight by at most dg * lr / eps apart), and the function after the step.
     "step_share": 1e-2,
     # predict() after that step (real frames; NaN beyond lengths on both): the few weights
     # above move by up to ~6 lr apart, so this catches a device bug (O(1)), not rounding
@@ -228,7 +229,7 @@ def parity_case(name: str, device: str, n_songs: int, n_frames: int, dims: int,
     moves = {key: np.concatenate([(p.detach().cpu().numpy() - q.detach().numpy()).ravel()
                                   for p, q in zip(model.parameters(), initial.parameters())])
              for key, model in fitted.items()}
-    step_share = float(np.mean(np.abs(moves["dev"] - moves["cpu"]) > 0.01 * lr))
+    step_share = float(np.mean(np.abs(moves["dev"] - moves["cpu"]) > 0.1 * lr))
     same_nan = bool((np.isnan(predictions["cpu"]) == np.isnan(predictions["dev"])).all()
                     and np.isnan(predictions["cpu"][~real]).all())
     predict_difference = relative_difference(predictions["cpu"][real], predictions["dev"][real])
@@ -286,7 +287,7 @@ def parity_section(device: str, short: bool) -> tuple[str, bool]:
         f"## Parity: {against}", "",
         f"{n_songs} padded songs of {n_frames // 4}-{n_frames} frames (NaN in the padding) x "
         f"{dims} dims; TF32 off; TRANSFORMER dropout 0. Each figure: max |device - CPU| / "
-        f"max |CPU|; the step share is the weights whose one-step moves differ by > 1 % of lr.",
+        f"max |CPU|; the step share is the weights whose one-step moves differ by > 10 % of lr.",
         "",
         "| model | forward | loss / fit loss | gradient (worst tensor) | RMSprop step, same "
         "gradients | fit step: weights off | predict after step | checkpoint on CPU | verdict |",
