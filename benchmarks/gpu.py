@@ -533,15 +533,22 @@ def concurrency_section(device: str, short: bool) -> tuple[str, dict]:
 def copy_tree(destination: Path) -> None:
     """The project's files (git's list when this is a git checkout, else the tree without
     run outputs and environments)."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=REPO, capture_output=True, text=True)
+    try:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                                 "-z"], cwd=REPO, capture_output=True, text=True)
+    except OSError:  # no git on this machine
+        listed = subprocess.CompletedProcess([], 1, "", "")
     if listed.returncode == 0 and listed.stdout:
         names = [n for n in listed.stdout.split("\0") if n and (REPO / n).is_file()]
     else:
-        skip = {".git", ".venv", ".snakemake", "data", "results", "logs", "models", "predictions",
-                "__pycache__", ".whl"}
+        outputs = {".git", ".venv", ".venv-gpu", ".snakemake", "data", "results", "logs", "models",
+                   "predictions"}  # top-level folders that are not the project's files
+
+        def wanted(parts) -> bool:
+            return (parts[0] not in outputs and parts[:2] != ("benchmarks", "results")
+                    and "__pycache__" not in parts and ".pytest_cache" not in parts)
         names = [str(p.relative_to(REPO)) for p in REPO.rglob("*")
-                 if p.is_file() and not skip & set(p.relative_to(REPO).parts)]
+                 if p.is_file() and wanted(p.relative_to(REPO).parts)]
     for name in names:
         if name.startswith("reports/") or name == "dvc.lock":
             continue  # this run makes its own
