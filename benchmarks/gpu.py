@@ -46,6 +46,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -130,7 +131,9 @@ def header(device: str, short: bool) -> str:
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         lines.append(f"- device: **{props.name}**, {props.total_memory / 2**30:.0f} GiB, "
-                     f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")
+                     f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}; "
+                     f"torch's defaults here: cuDNN TF32 {torch.backends.cudnn.allow_tf32}, "
+                     f"matmul TF32 {torch.backends.cuda.matmul.allow_tf32} (parity turns both off)")
     else:
         lines.append("- device: **ran on the CPU** (torch sees no CUDA GPU): parity is CPU "
                      "against CPU, trivially equal; timings are the CPU's")
@@ -458,7 +461,8 @@ def concurrent_runs(models: list[str], n_jobs: int, device: str, seconds: float,
     def failure(process) -> str:
         process.kill()
         lines = process.communicate(timeout=60)[1].strip().splitlines()
-        return (lines[-1] if lines else f"worker exited {process.returncode}")[:100]
+        raised = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+        return ((raised or lines or [f"worker exited {process.returncode}"])[-1])[:120]
 
     results: dict[str, dict] = {}
     try:
