@@ -265,7 +265,7 @@ def parity_section(device: str, short: bool) -> tuple[str, bool]:
     import torch
     models = (["LSTM_12_8", "AT_12_8", "BAT_12_8", "TRANSFORMER_2"] if short else
               ["LSTM_512_256", "AT_512_256", "BAT_512_256", "TRANSFORMER_4"])
-    n_songs, n_frames, dims = (4, 15, 20) if short else (16, 120, 260)
+    n_songs, n_frames, dims = (4, 15, 20) if short else (12, 100, 260)
     tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
