@@ -38,7 +38,7 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["grids"]["quick"]["experiments"][0].update(models=["AT_64", "GRU_64"]),
      r"`grids.quick.experiments\[0\].models\[1\]`: .*GRU_64.*valid forms"),
     # a typo in a grid that is not selected is caught too, before a long run reaches it
-    (lambda p: p["grids"]["paper"]["experiments"][0]["models"].append("AT_"), r"`grids.paper.experiments\[0\].models\[37\]`: .*AT_"),
+    (lambda p: p["grids"]["paper"]["experiments"][0]["models"].append("AT_"), r"`grids.paper.experiments\[0\].models\[40\]`: .*AT_"),  # 37 + 3 baselines
     (lambda p: p["grids"]["quick"]["experiments"][1].update(name="two words"), r"`grids.quick.experiments\[1\].name`"),
     (lambda p: p["grids"]["quick"].update(baseline_model="LSTM_400"),
      r"`grids.quick.baseline_model`: 'LSTM_400' is not trained on 'compare'"),
@@ -111,9 +111,11 @@ def test_paper_grid_is_exactly_the_papers_searches(params):
     params["grid"] = "paper"
     check(params)
     families, feature_sets = params["grids"]["paper"]["experiments"]
-    assert families["feature_sets"] == ["compare"] and families["models"] == list(PAPER_GRID)
+    baselines = ["MEAN", "RIDGE", "RIDGE_SONG"]  # ours, beside the paper's searches
+    assert families["feature_sets"] == ["compare"] and families["models"] == list(PAPER_GRID) + baselines
     assert feature_sets["feature_sets"] == ["chroma", "cqt", "chroma_cqt", "spectral"]
-    assert feature_sets["models"] == [m for m in PAPER_GRID if m.startswith("AT_") and m.count("_") == 1]
+    assert feature_sets["models"] == [m for m in PAPER_GRID if m.startswith("AT_") and m.count("_") == 1] \
+        + baselines
     assert params["grids"]["paper"]["max_epochs"] == 50
     assert params["grids"]["paper"]["baseline_model"] == "LSTM_400"
 
@@ -123,5 +125,5 @@ def test_quick_grid_keeps_every_family_and_feature_set(params):
     from mer.models import parse_model_name
     assert params["grid"] == "quick"
     families = {parse_model_name(model).family for model in grid_models(params)}
-    assert families == {"LSTM", "AT", "BAT", "TRANSFORMER"}
+    assert families == {"LSTM", "AT", "BAT", "TRANSFORMER", "MEAN", "RIDGE", "RIDGE_SONG"}
     assert set(grid_feature_sets(params)) == {n for n, s in FEATURE_SETS.items() if not s.precomputed}

@@ -86,7 +86,7 @@ def feature_memory_mb(wildcards):
 def train_options():
     """Training params one train_fold job depends on (its rerun trigger)."""
     keys = ("batch_size", "learning_rate", "rho", "eps", "patience", "min_delta", "feedback",
-            "device")
+            "device", "init", "rmsprop_eps", "deterministic", "autocast")
     return {"max_epochs": MAX_EPOCHS, **{key: config["train"][key] for key in keys}}
 
 
@@ -133,6 +133,7 @@ def report_outputs():
         "reports/tables/cv_summary.md",
         *[f"reports/tables/table{n}.md" for n in (1, 2, 3, 4)],
         "reports/tables/paired_comparison.md",
+        "reports/tables/claims.md",
         "reports/figures/fig1_prediction.png",
         "reports/figures/fig2_error_histograms.png",
         "reports/plots",
