@@ -52,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -183,14 +184,16 @@ def parity_case(name: str, device: str, n_songs: int, n_frames: int, dims: int,
     device's copy of a CPU model (tests/test_gpu_check.py perturbs it to see a failure)."""
     import torch
     from mer.models import build_model
+    from mer.models.init import initialise
     from mer.runtime import seed_everything
     from mer.training import RMSprop, TrainConfig, fit, load_checkpoint, predict, save_checkpoint
 
+    defaults = TrainConfig()  # the pipeline's: init, RMSprop settings, determinism
     options = model_options(name, dropout=0.0)
     x, y, lengths = padded_batch(n_songs, n_frames, dims)
     real = np.arange(n_frames) < lengths[:, None]
     seed_everything(0)
-    models = {"cpu": build_model(name, dims, **options)}
+    models = {"cpu": initialise(build_model(name, dims, **options), defaults.init)}
     models["dev"] = transfer(models["cpu"], device)
     outputs, grads, losses = {}, {}, {}
     for key, model in models.items():
@@ -213,26 +216,26 @@ def parity_case(name: str, device: str, n_songs: int, n_frames: int, dims: int,
         parameter.grad = cpu_parameter.grad.detach().to(device)
     before = {n: p.detach().cpu().numpy().copy() for n, p in models["cpu"].named_parameters()}
     for model in models.values():
-        RMSprop(model.parameters(), lr=1e-3, rho=0.9, eps=1e-7).step()
+        RMSprop(model.parameters(), lr=defaults.learning_rate, rho=defaults.rho, eps=defaults.eps,
+                eps_placement=defaults.rmsprop_eps).step()
     step = max(relative_difference(dict(models["cpu"].named_parameters())[n].detach().numpy(),
                                    dict(models["dev"].named_parameters())[n].detach().cpu().numpy())
                for n in before)
 
-    # one whole fit minibatch (own gradients) on each device from the same initial weights
-    seed_everything(0)
-    initial = build_model(name, dims, **options)
+    # one whole fit minibatch (own gradients) on each device, as a training job runs it: a
+    # CPU model handed to fit, which draws its weights (same seed) before moving it; both
+    # start from the same weights, so their moves differ by their end weights' difference
     fitted, histories, predictions = {}, {}, {}
-    lr = TrainConfig().learning_rate
     for key, where in (("cpu", "cpu"), ("dev", device)):
-        model = copy.deepcopy(initial) if key == "cpu" else transfer(initial, where)
+        seed_everything(0)
+        model = build_model(name, dims, **options)
         config = TrainConfig(max_epochs=1, batch_size=n_songs, seed=0, device=where)
         histories[key] = fit(model, x, y, None, None, config, train_lengths=lengths)
         fitted[key] = model
         predictions[key], _ = predict(model, x, lengths=lengths, device=where)
-    moves = {key: np.concatenate([(p.detach().cpu().numpy() - q.detach().numpy()).ravel()
-                                  for p, q in zip(model.parameters(), initial.parameters())])
-             for key, model in fitted.items()}
-    step_share = float(np.mean(np.abs(moves["dev"] - moves["cpu"]) > 0.1 * lr))
+    ends = {key: np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+            for key, model in fitted.items()}
+    step_share = float(np.mean(np.abs(ends["dev"] - ends["cpu"]) > 0.1 * defaults.learning_rate))
     same_nan = bool((np.isnan(predictions["cpu"]) == np.isnan(predictions["dev"])).all()
                     and np.isnan(predictions["cpu"][~real]).all())
     predict_difference = relative_difference(predictions["cpu"][real], predictions["dev"][real])
@@ -307,16 +310,19 @@ def parity_section(device: str, short: bool) -> tuple[str, bool]:
 # ----------------------------------------------------------------------------- throughput
 
 def train_step(model, x, y, precision: str, device: str):
-    """One minibatch of ``fit``: forward (free running), MSE, backward, RMSprop step; under
-    bf16 autocast the forward runs in bfloat16 and the loss, gradients and weights in fp32."""
+    """One minibatch of ``fit``: forward (free running), MSE, backward, RMSprop step (the
+    pipeline's settings); under bf16 autocast (what ``train.autocast: bf16`` does) the
+    forward runs in bfloat16 and the loss, gradients and weights in fp32."""
     import torch
-    from mer.training import RMSprop
+    from mer.training import RMSprop, TrainConfig
 
-    optimizer = RMSprop(model.parameters(), lr=1e-3, rho=0.9, eps=1e-7)
+    defaults = TrainConfig()
+    optimizer = RMSprop(model.parameters(), lr=defaults.learning_rate, rho=defaults.rho,
+                        eps=defaults.eps, eps_placement=defaults.rmsprop_eps)
 
     def step():
         optimizer.zero_grad()
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision.startswith("bf16")):
             prediction, _ = model(x)
         loss = torch.mean((prediction.float() - y) ** 2)
         loss.backward()
@@ -328,6 +334,7 @@ def train_step(model, x, y, precision: str, device: str):
 def throughput_case(name: str, device: str, precision: str, batch: int, frames: int,
                     dims: int, warmup: int, repeats: int) -> dict:
     import torch
+    from mer.devices import determinism
     from mer.models import build_model, count_parameters
     from mer.runtime import seed_everything
 
@@ -341,20 +348,29 @@ def throughput_case(name: str, device: str, precision: str, batch: int, frames: 
     step = train_step(model, x, y, precision, device)
     mkldnn = torch.backends.mkldnn.enabled
     torch.backends.mkldnn.enabled = device != "cpu"  # fit turns oneDNN off on the CPU
-    try:
-        for _ in range(warmup):
-            step()
-        synchronize(device)
-        started = time.perf_counter()
-        for _ in range(repeats):
-            step()
-        synchronize(device)
-        seconds = (time.perf_counter() - started) / repeats
-    finally:
-        torch.backends.mkldnn.enabled = mkldnn
+    # train.deterministic (default true) unless the variant says otherwise
+    with determinism(not precision.endswith("nondeterministic"), torch.device(device)), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warn-only determinism: ops without such a kernel
+        try:
+            seconds = timed_steps(step, device, warmup, repeats)
+        finally:
+            torch.backends.mkldnn.enabled = mkldnn
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else math.nan
     return {"parameters": count_parameters(model), "step_s": seconds, "seq_s": batch / seconds,
             "peak_mib": peak}
+
+
+def timed_steps(step, device: str, warmup: int, repeats: int) -> float:
+    """Mean seconds of ``step()`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    synchronize(device)
+    return (time.perf_counter() - started) / repeats
 
 
 def throughput_shape(short: bool) -> dict:
@@ -371,40 +387,51 @@ def throughput_models(short: bool) -> dict[str, tuple[str, str]]:
             "BAT": ("BAT_32", "BAT_2048_1024_512"), "TRANSFORMER": ("TRANSFORMER_1", "TRANSFORMER_4")}
 
 
+VARIANTS = ("fp32", "fp32 nondeterministic", "bf16")  # fp32, bf16: train.deterministic true
+
+
 def throughput_section(device: str, short: bool) -> tuple[str, dict]:
     shape = throughput_shape(short)
     measured, rows = {}, []
     for family, sizes in throughput_models(short).items():
         for name in sizes:
             results = {}
-            for precision in ("fp32", "bf16"):
+            for variant in VARIANTS:
                 try:
-                    results[precision] = throughput_case(name, device, precision, **shape)
+                    results[variant] = throughput_case(name, device, variant, **shape)
                 except (RuntimeError, NotImplementedError) as error:  # e.g. out of memory
-                    results[precision] = {"error": str(error).splitlines()[0][:80]}
+                    results[variant] = {"error": str(error).splitlines()[0][:80]}
             measured[name] = results
-            fp32, bf16 = results["fp32"], results["bf16"]
-            cells = []
-            for r in (fp32, bf16):
-                cells += ([f"error: {r['error']}", "", ""] if "error" in r else
-                          [f"{1000 * r['step_s']:.1f}", f"{r['seq_s']:.1f}",
-                           "—" if math.isnan(r["peak_mib"]) else f"{r['peak_mib']:.0f}"])
-            speedup = (f"{fp32['step_s'] / bf16['step_s']:.2f}x"
-                       if "error" not in fp32 and "error" not in bf16 else "—")
-            parameters = next((r["parameters"] for r in (fp32, bf16) if "parameters" in r), 0)
-            rows.append(f"| {name} | {parameters:,} | " + " | ".join(cells) + f" | {speedup} |")
+            fp32, free, bf16 = (results[v] for v in VARIANTS)
+
+            def ms(r):
+                return f"error: {r['error']}" if "error" in r else f"{1000 * r['step_s']:.1f}"
+
+            def peak(r):
+                return "" if "error" in r or math.isnan(r["peak_mib"]) else f"{r['peak_mib']:.0f}"
+
+            def ratio(a, b):
+                return f"{a['step_s'] / b['step_s']:.2f}x" if "error" not in a and "error" not in b else "—"
+            parameters = next((r["parameters"] for r in results.values() if "parameters" in r), 0)
+            cells = [ms(fp32), "" if "error" in fp32 else f"{fp32['seq_s']:.1f}", peak(fp32) or "—",
+                     ms(free), ratio(fp32, free), ms(bf16),
+                     "" if "error" in bf16 else f"{bf16['seq_s']:.1f}", peak(bf16) or "—", ratio(fp32, bf16)]
+            rows.append(f"| {name} | {parameters:,} | " + " | ".join(cells) + " |")
     where = "CUDA" if device == "cuda" else "the CPU (no CUDA here)"
     lines = [
         f"## Training throughput on {where}", "",
         f"One `fit` minibatch (forward with free-running feedback, MSE, backward, RMSprop step) "
         f"on {shape['batch']} songs x {shape['frames']} frames x {shape['dims']} dims; mean of "
         f"{shape['repeats']} steps after {shape['warmup']} warm-up. fp32: torch's default math "
-        f"(what a training job gets); bf16: `torch.autocast(dtype=torch.bfloat16)` around the "
-        f"forward. Peak memory: `torch.cuda.max_memory_allocated` of the case (— on the CPU).",
+        f"with `train.deterministic: true` (the pipeline's defaults); *non-det.*: the same with "
+        f"determinism off (*determinism cost*: fp32 step ÷ non-det. step); bf16: "
+        f"`torch.autocast(dtype=torch.bfloat16)` around the forward, as `train.autocast: bf16`. "
+        f"Peak memory: "
+        f"`torch.cuda.max_memory_allocated` of the case (— on the CPU).",
         "",
-        "| model | parameters | fp32 step (ms) | fp32 seq/s | fp32 peak MiB | bf16 step (ms) | "
-        "bf16 seq/s | bf16 peak MiB | bf16 speed-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | parameters | fp32 step (ms) | fp32 seq/s | fp32 peak MiB | non-det. step (ms) | "
+        "determinism cost | bf16 step (ms) | bf16 seq/s | bf16 peak MiB | bf16 speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
     ]
     return "\n".join(lines) + "\n", measured
@@ -420,7 +447,12 @@ def worker(spec: dict) -> None:
     from mer.models import build_model
     from mer.runtime import seed_everything
 
+    from mer.devices import determinism
+
     device = spec["device"]
+    context = determinism(True, torch.device(device))  # train.deterministic's default
+    context.__enter__()
+    warnings.simplefilter("ignore")
     for name in spec["models"]:
         if device == "cuda":
             torch.cuda.empty_cache()
@@ -626,7 +658,7 @@ def grid_section(measured: dict, gains: dict, short: bool) -> str:
 
     from mer.config import grid_max_epochs, grid_runs, load_params
     from mer.features.registry import feature_set
-    from mer.models import parse_model_name
+    from mer.models import is_baseline, parse_model_name
 
     params = load_params(REPO / "params.yaml", REPO / "workflow/schemas/params.schema.yaml")
     params = {**params, "grid": "paper"}
@@ -663,12 +695,17 @@ def grid_section(measured: dict, gains: dict, short: bool) -> str:
 
     trainings_per_run = n_targets * n_folds * n_seeds
     table, totals = {}, {"fp32": 0.0, "bf16": 0.0, "fp32, best N": 0.0}
+    counted, baselines = set(), set()
     for experiment in params["grids"]["paper"]["experiments"]:
         row = table.setdefault(experiment["name"], {"runs": 0, "fp32": 0.0, "bf16": 0.0, "fp32, best N": 0.0})
         for feature_set_name in experiment["feature_sets"]:
             dims = feature_set(feature_set_name).dims
             for model in experiment["models"]:
-                if (feature_set_name, model) not in runs:
+                if (feature_set_name, model) in counted:
+                    continue  # trained once, whichever experiments list it
+                counted.add((feature_set_name, model))
+                if is_baseline(model):
+                    baselines.add(model)
                     continue
                 row["runs"] += 1
                 for precision in ("fp32", "bf16"):
@@ -681,9 +718,11 @@ def grid_section(measured: dict, gains: dict, short: bool) -> str:
         for key in totals:
             totals[key] += row[key]
     where = "" if not short else " (short mode: from the tiny shapes above, not meaningful)"
+    n_trained = sum(row["runs"] for row in table.values())
     lines = [
         f"## The paper's grid (`grids.paper`) in GPU-hours{where}", "",
-        f"{len(runs)} configurations x {n_targets} targets x {n_folds} folds x {n_seeds} seed(s), "
+        f"{n_trained} trained configurations (the baselines {', '.join(sorted(baselines)) or 'none'} "
+        f"fit in closed form on the CPU in seconds: not counted) x {n_targets} targets x {n_folds} folds x {n_seeds} seed(s), "
         f"{epochs} epochs each (early stopping ends earlier: an upper bound) of "
         f"{FIT_SONGS} training songs in batches of {batch} plus {VALIDATION_SONGS} validation songs "
         f"(emoMusic's 744 songs); step times from the throughput table, scaled within each family "
@@ -693,7 +732,7 @@ def grid_section(measured: dict, gains: dict, short: bool) -> str:
         "|---|---:|---:|---:|---:|---:|",
         *[f"| {name} | {row['runs']} | {row['runs'] * trainings_per_run} | {row['fp32']:.1f} | "
           f"{row['bf16']:.1f} | {row['fp32, best N']:.1f} |" for name, row in table.items()],
-        f"| **total** | {len(runs)} | {len(runs) * trainings_per_run} | {totals['fp32']:.1f} | "
+        f"| **total** | {n_trained} | {n_trained * trainings_per_run} | {totals['fp32']:.1f} | "
         f"{totals['bf16']:.1f} | {totals['fp32, best N']:.1f} |",
     ]
     return "\n".join(lines) + "\n"
@@ -724,6 +763,9 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown section(s) {unknown}; pick from {', '.join(SECTIONS)}")
 
+    from mer.devices import CUBLAS_WORKSPACE
+    # what a training job with train.deterministic (the default) sets before cuBLAS starts
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     torch_setup()
     device = pick_device(args.device)
     parts = [header(device, args.short)]
