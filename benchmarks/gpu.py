@@ -530,7 +530,7 @@ def concurrency_section(device: str, short: bool) -> tuple[str, dict]:
     shape = throughput_shape(short)
     families = throughput_models(short)
     sizes = {"small": families["AT"][0], "large": families["AT"][1]}
-    counts, seconds = ((1, 2), 0.5) if short else ((1, 2, 4, 8), 5.0)
+    counts, seconds = ((1, 2), 0.5) if short else ((1, 2, 4, 8), 4.0)
     measured = {n_jobs: concurrent_runs(list(sizes.values()), n_jobs, device, seconds, shape)
                 for n_jobs in counts}
     rows, gains = [], {}
