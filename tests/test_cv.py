@@ -293,3 +293,18 @@ def test_train_fold_with_songs_of_different_lengths(tmp_path):
                         lengths=np.array([len(g) for g in by_song]))
     assert metrics["r2"] == pytest.approx(expected["r2"], abs=1e-6)
     assert metrics["mae"] == pytest.approx(expected["mae"], abs=1e-6)
+
+
+def test_mediaeval2015_trains_on_the_excerpts_and_tests_once_on_the_2015_full_songs():
+    ids = [2, 3, 1001, 1500, 2000, 2001, 2030, 2058]
+    folds = make_folds(ids, split="mediaeval2015", n_folds=10, seed=0, dataset="deam")
+    assert dict(zip(folds["song_id"], folds["fold"])) == {
+        2: TRAIN_ONLY, 3: TRAIN_ONLY, 1001: TRAIN_ONLY, 1500: TRAIN_ONLY, 2000: TRAIN_ONLY,
+        2001: 0, 2030: 0, 2058: 0}
+    assert n_test_folds("mediaeval2015", 10) == 1
+    split = split_fold(folds, 0, validation_fraction=0.2, seed=0)
+    assert list(split.test) == [2001, 2030, 2058] and max([*split.fit, *split.validation]) <= 2000
+    with pytest.raises(ConfigError, match=r"`cv.split`: mediaeval2015 is DEAM's split; dataset 'local'"):
+        make_folds(ids, split="mediaeval2015", n_folds=10, seed=0, dataset="local")
+    with pytest.raises(ConfigError, match=r"`cv.split`: mediaeval2015 needs DEAM's test songs"):
+        make_folds([2, 3], split="mediaeval2015", n_folds=10, seed=0, dataset="deam")

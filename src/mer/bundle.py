@@ -197,9 +197,15 @@ def write_bundle(directory, model, *, model_name: str, model_options: dict, targ
     """Write ``model.pt`` and ``card.json`` into ``directory`` (each atomically)."""
     from mer.training import save_checkpoint
 
+    from mer.features import feature_set as lookup
+
     directory = Path(directory)
     input_dim = int(len(scaler.mean))
+    # a set read from a dataset's files (deam260) is computed from audio by its computed_by set
+    predict_set = lookup(feature_set).computed_by or feature_set
     extra = {"bundle_format": BUNDLE_FORMAT, "target": target, "feature_set": feature_set,
+             "predict_feature_set": predict_set,
+             "predict_feature_version": feature_version(predict_set, compare_mode),
              "feature_version": feature_version(feature_set, compare_mode),
              "compare_mode": compare_mode, "feature_mean": np.asarray(scaler.mean).tolist(),
              "feature_std": np.asarray(scaler.std).tolist(), "dataset": card.get("dataset", "")}
@@ -207,7 +213,7 @@ def write_bundle(directory, model, *, model_name: str, model_options: dict, targ
                     model_options=model_options, extra=extra)
     card = {"bundle_format": BUNDLE_FORMAT, **card, "target": target,
             "feature_set": feature_set, "feature_version": extra["feature_version"],
-            "compare_mode": compare_mode,
+            "predict_feature_set": predict_set, "compare_mode": compare_mode,
             "model": {"name": model_name, "input_dim": input_dim, "options": model_options}}
     write_json_atomic(card, directory / CARD_FILE)
     return directory
@@ -224,6 +230,12 @@ def export_model(summary_paths, *, features, annotations, song_ids, dataset: str
     if features.feature_set != feature_set:
         raise DataError(f"feature table holds {features.feature_set!r}, the export asks for "
                         f"{feature_set!r}")
+    from mer.features import feature_set as lookup
+    predict_set = lookup(feature_set).computed_by
+    if predict_set and list(features.columns) != list(lookup(predict_set).columns):
+        raise DataError(f"the {feature_set} columns of this dataset's files differ from those "
+                        f"{predict_set} computes from audio, so a model trained on them cannot "
+                        f"predict new songs; export a set computed from audio instead")
     summary, candidates = select_model(summary_paths, target=target, feature_set=feature_set)
     model_name = summary["model"]
     if model_name not in model_options_by_name:
@@ -275,6 +287,10 @@ class Bundle:
     feature_mean: np.ndarray
     feature_std: np.ndarray
     card: dict
+    predict_feature_set: str = ""  # the set computed from audio at prediction time
+
+    def __post_init__(self):
+        self.predict_feature_set = self.predict_feature_set or self.feature_set
 
     @property
     def has_attention(self) -> bool:
@@ -324,8 +340,13 @@ def load_bundle(directory, *, feature_set: str | None = None, target: str | None
     if mean.shape != (meta["input_dim"],) or std.shape != mean.shape:
         raise DataError(f"{weights}: normalisation statistics have {mean.size} dims, the model "
                         f"{meta['input_dim']}")
+    predict_set = extra.get("predict_feature_set", bundle_set)
+    if predict_set != bundle_set and extra.get("predict_feature_version") != feature_version(predict_set, mode):
+        raise DataError(f"{directory}: bundle features are computed by {predict_set!r} version "
+                        f"{extra.get('predict_feature_version')!r}, but this mer computes "
+                        f"{feature_version(predict_set, mode)!r}; re-export the model")
     return Bundle(directory, model, meta["model_name"], extra["target"], bundle_set, mode,
-                  mean, std, card)
+                  mean, std, card, predict_set)
 
 
 def find_bundles(root, targets=("arousal", "valence"), *, feature_set: str | None = None

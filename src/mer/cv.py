@@ -5,7 +5,9 @@ Protocol (the paper's, with the two choices it leaves open made explicit):
 * Songs are split into ``k`` folds (seeded shuffle); a song's frames never straddle folds.
   With ``cv.split: mediaeval2013`` there is one fold instead: emoMusic's own split, the 125
   "evaluation" songs tested once, the 619 "development" songs only ever trained on (fold
-  ``TRAIN_ONLY`` in folds.csv).
+  ``TRAIN_ONLY`` in folds.csv). ``cv.split: mediaeval2015`` (DEAM) is laid out the same
+  way: the 2015 full songs (ids 2001..2058) are the one test fold, the 2013-2014 excerpts
+  (ids 2..2000) only ever trained on, as in the MediaEval 2015 task.
 * For test fold ``f``, the remaining songs are the training songs. A seeded
   ``validation_fraction`` of them is held out for early stopping; the model is fitted on
   the rest. The test fold is touched only once, for the final predictions.
@@ -50,7 +52,8 @@ def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"song_id": song_ids, "fold": folds})
 
 
-CV_SPLITS = ("kfold", "mediaeval2013")
+CV_SPLITS = ("kfold", "mediaeval2013", "mediaeval2015")
+MEDIAEVAL2015_TEST_IDS = (2001, 2058)  # DEAM's 2015 full songs; ids 2..2000 train
 TRAIN_ONLY = -1  # fold of a song that is never a test song (mediaeval2013's development set)
 MEDIAEVAL_COLUMN = "Mediaeval 2013 set"
 
@@ -80,13 +83,31 @@ def mediaeval2013_folds(song_ids, info: pd.DataFrame | None, info_path="songs_in
     return pd.DataFrame({"song_id": song_ids, "fold": folds})
 
 
+def mediaeval2015_folds(song_ids, dataset: str | None = "deam") -> pd.DataFrame:
+    """DEAM's MediaEval 2015 split as folds: ids 2001..2058 fold 0 (tested once), every other
+    song ``TRAIN_ONLY``. ``ConfigError`` for another dataset or when either side is empty."""
+    song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
+    low, high = MEDIAEVAL2015_TEST_IDS
+    if dataset is not None and dataset != "deam":
+        raise ConfigError(f"`cv.split`: mediaeval2015 is DEAM's split; dataset {dataset!r} has "
+                          f"no such songs, use kfold")
+    test = (song_ids >= low) & (song_ids <= high)
+    if not test.any() or test.all():
+        side = "test songs (ids 2001..2058)" if not test.any() else "training songs (ids 2..2000)"
+        raise ConfigError(f"`cv.split`: mediaeval2015 needs DEAM's {side}, but the dataset's "
+                          f"{len(song_ids)} song(s) have none; use `cv.split: kfold`")
+    return pd.DataFrame({"song_id": song_ids, "fold": np.where(test, 0, TRAIN_ONLY)})
+
+
 def make_folds(song_ids, *, split: str, n_folds: int, seed: int, info=None,
-               info_path="songs_info.csv") -> pd.DataFrame:
-    """folds.csv for ``cv.split``: seeded k-fold by song, or the MediaEval 2013 split."""
+               info_path="songs_info.csv", dataset: str | None = None) -> pd.DataFrame:
+    """folds.csv for ``cv.split``: seeded k-fold by song, or the MediaEval 2013 / 2015 split."""
     if split == "kfold":
         return assign_folds(song_ids, n_folds, seed)
     if split == "mediaeval2013":
         return mediaeval2013_folds(song_ids, info, info_path)
+    if split == "mediaeval2015":
+        return mediaeval2015_folds(song_ids, dataset)
     raise ConfigError(f"unknown `cv.split` {split!r}; valid: {', '.join(CV_SPLITS)}")
 
 
@@ -98,7 +119,7 @@ def training_seed(seed: int, fold: int, seed_index: int) -> int:
 
 def n_test_folds(split: str, n_folds: int) -> int:
     """How many test folds (training jobs per model and target) the split has."""
-    return 1 if split == "mediaeval2013" else n_folds
+    return 1 if split in ("mediaeval2013", "mediaeval2015") else n_folds
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from mer.models import is_baseline
 rule train:
     input:
         cv_summaries(),
+        f"{RESULTS}/dataset_notes.json",
 
 
 def ridge_alphas(wildcards):
