@@ -29,3 +29,13 @@ test: setup
 
 clean-results:
 	rm -rf results reports/tables reports/figures logs
+
+# The GPU check (docs/gpu.md): CPU/CUDA parity, training throughput and memory, N jobs per
+# GPU, a tiny workflow run on CUDA, the paper grid's GPU-hours; ~4-5 min on one GPU. Needs
+# no `make setup`: it uses .venv or a system python3 whose torch sees the GPU.
+# `make gpu-check GPU_CHECK_ARGS=--short` runs its tiny sizes (on the CPU without a GPU).
+GPU_REPORT ?= benchmarks/results/gpu.md
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-check
+gpu-check:
+	bash benchmarks/gpu_run.sh $(GPU_REPORT) $(GPU_CHECK_ARGS)

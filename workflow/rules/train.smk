@@ -63,6 +63,9 @@ rule train_fold:
     resources:
         mem_mb=feature_memory_mb,
         gpu=train_gpus(),
+        # one of the machine's `gpu_slots` (profiles/gpu) per job on CUDA, so that N slots
+        # per GPU let N jobs share a card; 0 on the CPU (never held back by the slots)
+        gpu_slots=train_gpus(),
         runtime=train_runtime_min,
     log:
         f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.log",

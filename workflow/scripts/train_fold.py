@@ -5,11 +5,13 @@ import pandas as pd
 from mer.cv import FoldOutputs, train_fold, training_seed
 from mer.data.layouts import dataset_layout
 from mer.features import load_features
+from mer.gpu_slots import claim_gpu
 from mer.jobs import run_job
 from mer.training import TrainConfig
 
 
 def main(sm):
+    claim_gpu(sm.params.train["device"])  # one of several GPUs, before CUDA starts
     fold, seed_index = int(sm.wildcards.fold), int(sm.wildcards.seed_index)
     train_config = TrainConfig(seed=training_seed(sm.params.seed, fold, seed_index), **sm.params.train)
     train_fold(
