@@ -339,7 +339,8 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
     std: every song is predicted once, by the fold that held it out); ``val_loss`` and
     ``val_loss_std``, mean and std over folds of the validation MSE of the restored model
     (``best_val_loss``: what a user can select on without the test folds); ``baseline``,
-    whether the model is a closed-form baseline (``mer.models.is_baseline``); ``n_folds``,
+    whether the model is a closed-form baseline (``mer.models.is_baseline``, unless
+    ``description`` already says); ``n_folds``,
     ``n_seeds``, ``epochs_mean`` and ``folds`` (every fold's metrics.json).
 
     With several training seeds (``train.seeds``) each fold's metric is first averaged over
@@ -379,7 +380,9 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
                             if len(oof) else float("nan"))
     summary["val_loss"] = float(np.nanmean(per_fold["best_val_loss"].to_numpy(dtype=float)))
     summary["val_loss_std"] = _std(per_fold["best_val_loss"])
-    summary["baseline"] = _is_baseline(description.get("model"))
+    if "baseline" not in summary:  # the workflow passes it, so its jobs need not import torch
+        summary["baseline"] = _is_baseline(description.get("model"))
+    summary["baseline"] = bool(summary["baseline"])
     summary["epochs_mean"] = float(table["epochs"].mean())
     summary["folds"] = sorted(runs, key=lambda run: (run["seed_index"], run["fold"]))
     write_csv_atomic(oof, predictions_path)

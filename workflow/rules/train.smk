@@ -2,6 +2,9 @@
 # summaries. `seed{r}` is the r-th training seed (`train.seeds`); the fold split is shared.
 
 
+from mer.models import is_baseline
+
+
 rule train:
     input:
         cv_summaries(),
@@ -85,6 +88,7 @@ rule summarize_cv:
         predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/predictions.csv",
     params:
         dataset=DATASET,
+        baseline=lambda wildcards: is_baseline(wildcards.model),  # known here: the job need not import torch
     threads: 1
     resources:
         mem_mb=500,
