@@ -170,3 +170,16 @@ def test_normalised_entropy():
     one_hot = np.zeros(10)
     one_hot[3] = 1
     assert normalised_entropy(one_hot) == 0
+
+
+def test_a_single_test_fold_cannot_test_fold_claims(tmp_path):
+    fold_r2, attention = planted(np.random.default_rng(0))
+    paths = crafted_run(tmp_path, fold_r2, attention)
+    for path in paths:  # as with the MediaEval split: one test fold
+        summary = json.loads(path.read_text())
+        summary["folds"] = summary["folds"][:1]
+        path.write_text(json.dumps(summary))
+    claims = _verdicts(paths)
+    assert claims["C1 arousal vs LSTM"].verdict == NOT_RUN and "≥ 2 shared test folds" in claims["C1 arousal vs LSTM"].note
+    assert claims["C4"].verdict == NOT_RUN
+    assert claims["C3 valence"].verdict == SUPPORTED  # songs, not folds: still testable

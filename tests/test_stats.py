@@ -30,6 +30,8 @@ def test_corrected_ttest_is_undefined_without_variation_or_folds():
     assert np.isnan(one.p) and one.estimate == pytest.approx(0.3) and one.k == 1
     with pytest.raises(ValueError, match="positive song counts"):
         corrected_ttest([0.1, 0.2], n_test=0, n_train=8)
+    # one fold (the MediaEval split: no training song outside the test fold is counted): "–"
+    assert np.isnan(corrected_ttest([0.3], n_test=125, n_train=0).p)
 
 
 def test_holm_equals_a_hand_computation():

@@ -66,10 +66,10 @@ def corrected_ttest(differences, *, n_test: float, n_train: float, confidence: f
     d = d[np.isfinite(d)]
     k = len(d)
     estimate = float(d.mean()) if k else np.nan
-    if n_train <= 0 or n_test <= 0:
-        raise ValueError(f"corrected t-test needs positive song counts, got n_test={n_test}, n_train={n_train}")
-    if k < 2:
+    if k < 2:  # e.g. the single MediaEval split: nothing to test over folds
         return _nan_result(estimate, k, n_test, n_train)
+    if not (n_train > 0 and n_test > 0):
+        raise ValueError(f"corrected t-test needs positive song counts, got n_test={n_test}, n_train={n_train}")
     variance = float(d.var(ddof=1))
     if np.allclose(d, d[0], rtol=1e-12, atol=1e-15):  # equal up to rounding: no variation
         return _nan_result(estimate, k, n_test, n_train)

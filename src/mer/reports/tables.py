@@ -42,7 +42,6 @@ from mer.reports.paper import (
     PAPER_SMALL_FEATURE_TABLES,
     PAPER_TABLES,
     impossible_rows,
-    paper_comparable,
 )
 from mer.reports.selection import SELECTION_LABELS, select_best, select_by_validation
 from mer.reports.summaries import (  # noqa: F401 (re-exported: figures, bundle, dvc_plots use them)
