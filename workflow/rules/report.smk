@@ -23,7 +23,8 @@ rule report:
 
 rule make_tables:
     input:
-        cv_summaries(),
+        summaries=cv_summaries(),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
     output:
         metrics="reports/metrics.json",
         best_models="reports/best_models.json",
@@ -58,6 +59,7 @@ rule compare_families:
     input:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
     output:
         md="reports/tables/paired_comparison.md",
         csv=_table("paired_comparison", "paired_comparison"),
@@ -84,6 +86,7 @@ rule make_claims:
         predictions=oof_predictions(),
         # C3, C3b: the attention of every AT model on the claims' feature set (first seed)
         attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET], seeds=[0]),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
     output:
         md="reports/tables/claims.md",
         csv=_table("claims", "claims"),
@@ -159,6 +162,7 @@ rule plot_attention_maps:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
         attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET], seeds=[0]),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
     output:
         png=_figure("fig3_attention_maps", "fig3"),
         pdf="reports/figures/fig3_attention_maps.pdf",
@@ -185,6 +189,7 @@ rule plot_attended_frames:
         summaries=cv_summaries(),
         predictions=oof_predictions(),
         attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET], seeds=[0]),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
     output:
         png=_figure("fig4_attended_frames", "fig4"),
         pdf="reports/figures/fig4_attended_frames.pdf",

@@ -1,5 +1,6 @@
 """The claims table: each of the paper's claims (and ours) tested, with a computed verdict."""
 
+from mer.data.imports import read_dataset_notes
 from mer.jobs import run_job
 from mer.reports.claims import ClaimSettings, write_claims
 
@@ -11,7 +12,8 @@ def main(sm):
                              selection=sm.params.selection, permutations=claims["permutations"],
                              seed=sm.params.seed)
     write_claims(list(sm.input.summaries), dataset=sm.params.dataset, md_path=sm.output.md,
-                 csv_path=sm.output.csv, settings=settings)
+                 csv_path=sm.output.csv, settings=settings,
+                 dataset_notes=read_dataset_notes(sm.input.dataset_notes))
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

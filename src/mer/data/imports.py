@@ -96,6 +96,12 @@ def extract_deam(archives: list[str | Path], target: str | Path, **import_option
     return extract_archives(archives, target, build)
 
 
+def read_dataset_notes(path: str | Path | None) -> dict | None:
+    """What ``write_dataset_notes`` wrote (None for no path), for the report jobs."""
+    import json
+    return None if path is None else json.loads(Path(path).read_text())
+
+
 def write_dataset_notes(raw: str | Path, dataset: str, out_path: str | Path, *, extra=()) -> dict:
     """``{"n_songs": songs the run uses, "notes": [...]}`` of the dataset copy at ``raw``
     (the import's notes, else a fresh check's; none for the synthetic set) plus ``extra``,
