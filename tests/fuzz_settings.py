@@ -40,7 +40,7 @@ def damage_strategy():
     """Random damage of a text or binary file: (kind, position, length, bytes) edits."""
     from hypothesis import strategies as st
     edit = st.tuples(st.sampled_from(["delete", "insert", "replace", "truncate", "duplicate_line",
-                                      "drop_line", "cell"]),
+                                      "drop_line", "cell", "value", "nest"]),
                      st.floats(0, 1), st.integers(0, 64),
                      st.one_of(st.binary(max_size=32),
                                st.sampled_from([b"", b"nan", b"NaN", b"inf", b"-inf", b"1e999",
@@ -67,6 +67,15 @@ def apply_damage(data: bytes, edits) -> bytes:
             row = min(int(where * len(lines)), len(lines) - 1)
             lines[row:row + 1] = [lines[row]] * 2 if kind == "duplicate_line" else []
             data = b"\n".join(lines)
+        elif kind == "value":  # replace a YAML value (after "key: ") of a random line
+            lines = data.split(b"\n")
+            keyed = [i for i, line in enumerate(lines) if b": " in line] or [0]
+            row = keyed[min(int(where * len(keyed)), len(keyed) - 1)]
+            key, _, _ = lines[row].partition(b": ")
+            lines[row] = key + b": " + payload
+            data = b"\n".join(lines)
+        elif kind == "nest":  # deep nesting: brackets or indentation by the thousand
+            data = data[:at] + (b"[" if length % 2 else b"{") * (length * 16) + data[at:]
         else:  # replace one CSV cell of a random line by the payload
             lines = data.split(b"\n")
             row = min(int(where * len(lines)), len(lines) - 1)

@@ -83,6 +83,18 @@ def test_load_params_reports_unreadable_yaml(tmp_path):
         load_params(tmp_path / "absent.yaml", SCHEMA)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("seed: 2001-02-30\n", r"invalid value \(ValueError: day is out of range"),  # found by fuzzing
+    ("a: " + "[" * 3000 + "\n", r"invalid value \(RecursionError"),
+    (b"seed: \xff\xfe\n", r"cannot read parameters"),
+])
+def test_yaml_values_python_cannot_build_are_config_errors(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message):
+        load_params(path, SCHEMA)
+
+
 @pytest.mark.parametrize("dataset, folds, n_songs, message", [
     ("synthetic", 7, 6, r"`cv.folds`: 7 folds but dataset 'synthetic' has 6 songs \(`synthetic.n_songs`\)"),
     ("emomusic", 745, 60, r"`cv.folds`: 745 folds but dataset 'emomusic' has 744 songs"),

@@ -402,6 +402,10 @@ def find_bundles(root, targets=("arousal", "valence"), *, feature_set: str | Non
         target = card.get("target")
         if target is None:  # a bundle without card: ask the checkpoint
             target = load_bundle(folder).target
+        if not isinstance(target, str) or not isinstance(card.get("feature_set", ""), str):
+            raise DataError(f"{folder / CARD_FILE}: broken model bundle: its target and "
+                            f"feature_set must be names, found {target!r} and "
+                            f"{card.get('feature_set')!r}; {REEXPORT}")
         if target in found and (feature_set is None or card.get("feature_set", feature_set) == feature_set):
             found[target].append(folder)
     missing = [t for t, paths in found.items() if not paths]

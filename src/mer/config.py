@@ -171,6 +171,10 @@ def read_params_yaml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: cannot read parameters ({error})") from None
     try:
         params = yaml.safe_load(text)
+    except (ValueError, RecursionError) as error:  # e.g. `seed: 2001-02-30`, a date YAML builds
+        raise ConfigError(f"{path}: invalid value ({type(error).__name__}: {error}); a value "
+                          f"that YAML reads as a date or is nested thousands deep. Fix it "
+                          f"(quote text values) and run again.") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where, shown = "", ""
