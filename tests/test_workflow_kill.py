@@ -88,7 +88,7 @@ def test_sigkill_in_every_stage_resumes_to_identical_metrics(tmp_path, tmp_path_
     run(["mer", "unlock-stale", "."], repo)
     run(["snakemake", "--cores", "2"], repo)
     print("jobs in flight at each kill (.snakemake/incomplete):", in_flight)
-    assert sum(bool(markers) for markers in in_flight.values()) >= 3, in_flight
+    assert all(in_flight.values()), in_flight  # each kill hit a job mid-way
     for name in COMPARED:
         assert _content(repo / name) == _content(reference / name), name
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
