@@ -3,6 +3,18 @@
     .venv/bin/python benchmarks/training.py            # largest sizes, CPU (+ CUDA if present)
     .venv/bin/python benchmarks/training.py --quick    # one timed step each
     .venv/bin/python benchmarks/training.py --grid     # all 37 sizes of Tables 1-2 (slow on CPU)
+    .venv/bin/python benchmarks/training.py --jobs     # cost of one full-size training job
+
+``--jobs`` prints only the cost of one pipeline training job at the paper's scale (one fold
+of 744 songs: 603 fitted, 67 validation, 74 test songs of 61 frames) for the sizes a CPU
+can fit (``JOBS``: the four families at 32 units / 1 layer on ``spectral``'s 197 dims, AT_32
+on ComParE's 6373): each job runs ``mer.training.fit`` itself (the pipeline's defaults,
+one thread, random standardised data of the fold's shape) for ``--job-epochs`` epochs
+with early stopping off, then ``predict`` on the test songs, in its own subprocess. It
+reports CPU seconds per epoch, the CPU seconds of a job of ``--epochs`` epochs
+*extrapolated* from the epochs run (early stopping usually ends sooner: the epochs column
+of a run's cv_summary says how much), and the job's peak RSS (torch and the fold's data
+included), so a user can size a grid: jobs x CPU-s / cores.
 
 Every case runs in its own subprocess so that its peak memory (CPU: the process's peak RSS,
 torch import included; CUDA: ``torch.cuda.max_memory_allocated``) is its own. Input is
@@ -36,6 +48,9 @@ import time
 from pathlib import Path
 
 LARGEST = ["LSTM_2048", "AT_2048_1024", "BAT_2048_1024", "TRANSFORMER_4"]
+# (model, feature set, dims) of the --jobs table: the sizes of a CPU grid at full scale
+JOBS = [("LSTM_32", "spectral", 197), ("AT_32", "spectral", 197), ("BAT_32", "spectral", 197),
+        ("TRANSFORMER_1", "spectral", 197), ("AT_32", "compare", 6373)]
 from mer.reports.paper import PAPER_GRID  # noqa: E402 (Tables 1-2: the 37 configurations)
 # the pipeline's TRANSFORMER options (params.yaml train.transformer); read from there if found
 TRANSFORMER_DEFAULTS = {"d_model": 64, "heads": 4, "ff_dim": 128, "dropout": 0.1}
@@ -189,10 +204,61 @@ def run_attention_case(case: dict) -> dict:
                           case["repeats"]) for label, form in forms.items()}
 
 
+def run_job_case(case: dict) -> dict:
+    """One training job as the pipeline runs it (``mer.training.fit`` + ``predict``)."""
+    import resource
+
+    import numpy as np
+    torch = _setup("cpu", 1)
+    from mer.models import build_model
+    from mer.runtime import seed_everything
+    from mer.training import TrainConfig, fit, predict
+
+    rng = np.random.default_rng(0)
+
+    def songs(n):
+        return (rng.standard_normal((n, case["frames"], case["input_dim"]), dtype=np.float32),
+                rng.standard_normal((n, case["frames"]), dtype=np.float32))
+
+    (x, y), (vx, vy), (tx, _) = songs(FIT_SONGS), songs(VALIDATION_SONGS), songs(TEST_SONGS)
+    seed_everything(0)
+    options = case["transformer"] if case["name"].startswith("TRANSFORMER") else {}
+    model = build_model(case["name"], case["input_dim"], **options)
+    epochs = case["epochs"]
+    started = time.process_time()
+    fit(model, x, y, vx, vy, TrainConfig(max_epochs=epochs, patience=epochs + 1))
+    fit_cpu = time.process_time() - started
+    started = time.process_time()
+    predict(model, tx)
+    predict_cpu = time.process_time() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"epoch_cpu_s": fit_cpu / epochs, "predict_cpu_s": predict_cpu,
+            "peak_mb": usage.ru_maxrss / 1024, "torch_threads": torch.get_num_threads()}
+
+
 def child(case: dict) -> dict:
     if case["kind"] == "model":
         return run_model_case(case)
+    if case["kind"] == "job":
+        return run_job_case(case)
     return run_attention_case(case)
+
+
+def print_jobs(args, transformer: dict) -> None:
+    print(f"# one training job at full scale: {FIT_SONGS} fitted + {VALIDATION_SONGS} "
+          f"validation songs per epoch, {TEST_SONGS} test songs predicted, {args.frames} "
+          f"frames, batch 20, 1 thread, mer.training defaults; {args.job_epochs} epoch(s) "
+          f"run per job, the {args.epochs}-epoch column EXTRAPOLATED from them")
+    print(f"\n| model | feature set (dims) | CPU-s / epoch | CPU-s, {args.epochs} epochs + "
+          f"predict | CPU-h, 2 targets x 10 folds | peak RSS (MiB) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, feature_set, dims in JOBS:
+        case = {"kind": "job", "name": name, "input_dim": dims, "frames": args.frames,
+                "epochs": args.job_epochs, "transformer": transformer}
+        result = run_in_subprocess(case)
+        job = args.epochs * result["epoch_cpu_s"] + result["predict_cpu_s"]
+        print(f"| {name} | {feature_set} ({dims}) | {result['epoch_cpu_s']:.2f} | {job:.0f} "
+              f"| {TARGETS * FOLDS * job / 3600:.2f} | {result['peak_mb']:.0f} |", flush=True)
 
 
 def run_in_subprocess(case: dict) -> dict:
@@ -227,6 +293,10 @@ def main(argv=None) -> int:
     parser.add_argument("--input-dim", type=int, default=6373)
     parser.add_argument("--epochs", type=int, default=50, help="epochs per training in the grid estimate")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--jobs", action="store_true",
+                        help="only the cost of one full-size training job per family")
+    parser.add_argument("--job-epochs", type=int, default=2,
+                        help="epochs each --jobs job runs (the rest is extrapolated)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -234,6 +304,10 @@ def main(argv=None) -> int:
         return 0
 
     import torch
+    if args.jobs:
+        print(f"# torch {torch.__version__}")
+        print_jobs(args, transformer_options(args.params))
+        return 0
     devices = [args.device] if args.device != "auto" else (
         ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     warmup, repeats = (1, 1) if args.quick else (1, 2)

@@ -214,3 +214,30 @@ def test_find_bundles_names_an_invalid_card(exported, tmp_path):
     (folder / CARD_FILE).write_text("{oops")
     with pytest.raises(DataError, match=r"card.json: broken model bundle: not valid JSON"):
         find_bundles(tmp_path)
+
+
+def test_a_deam260_bundle_predicts_new_audio_through_deam_features(tmp_path):
+    import soundfile as sf
+    from mer.predict import load_bundles, predict_song
+    folder = export_tiny_bundles(tmp_path, set_name="deam260", targets=("arousal",))["arousal"]
+    card = json.loads((folder / CARD_FILE).read_text())
+    assert card["feature_set"] == "deam260" and card["predict_feature_set"] == "deam_features"
+    bundle = load_bundle(folder)
+    assert bundle.feature_set == "deam260" and bundle.predict_feature_set == "deam_features"
+    t = np.arange(int(2.1 * 44_100)) / 44_100
+    sf.write(tmp_path / "song.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 44_100)
+    prediction = predict_song(tmp_path / "song.wav", load_bundles([folder]))
+    assert len(prediction.curves) == 4 and np.isfinite(prediction.curves["arousal"]).all()
+
+
+def test_deam260_files_with_other_columns_are_not_exported(tmp_path):
+    features, annotations, ids = tiny_dataset(set_name="deam260")
+    renamed = FeatureTable.from_padded(features.rows(ids), ids, [f"x{i}" for i in range(260)], "deam260")
+    summary = write_summary(tmp_path / "s.json", target="arousal", model="AT_4", r2=0.5, mae=0.1,
+                            best_epochs=[1], set_name="deam260")
+    with pytest.raises(DataError, match="columns of this dataset's files differ from those "
+                                        "deam_features computes"):
+        export_model([summary], features=renamed, annotations=annotations, song_ids=ids,
+                     dataset="deam", target="arousal", feature_set="deam260",
+                     compare_mode="per_segment", train_config=TrainConfig(seed=3, batch_size=4),
+                     model_options_by_name=MODELS, params={}, out_root=tmp_path / "m")

@@ -39,7 +39,7 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["grids"]["quick"]["experiments"][0].update(models=["AT_64", "GRU_64"]),
      r"`grids.quick.experiments\[0\].models\[1\]`: .*GRU_64.*valid forms"),
     # a typo in a grid that is not selected is caught too, before a long run reaches it
-    (lambda p: p["grids"]["paper"]["experiments"][0]["models"].append("AT_"), r"`grids.paper.experiments\[0\].models\[37\]`: .*AT_"),
+    (lambda p: p["grids"]["paper"]["experiments"][0]["models"].append("AT_"), r"`grids.paper.experiments\[0\].models\[40\]`: .*AT_"),  # 37 + 3 baselines
     (lambda p: p["grids"]["quick"]["experiments"][1].update(name="two words"), r"`grids.quick.experiments\[1\].name`"),
     (lambda p: p["grids"]["quick"].update(baseline_model="LSTM_400"),
      r"`grids.quick.baseline_model`: 'LSTM_400' is not trained on 'compare'"),
@@ -48,13 +48,14 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["grids"]["quick"]["experiments"].pop(1), r"`export.feature_set`: 'spectral' is not in grid 'quick'"),
     (lambda p: p["datasets"]["deam"]["urls"].update(audio="ftp://x/DEAM_audio.zip"), r"`datasets.deam.urls.audio`"),
     (lambda p: (p.update(dataset="deam"), p["datasets"]["deam"].update(path="/d"), p["cv"].update(split="mediaeval2013")),
-     r"`cv.split`: mediaeval2013 is emoMusic's own split; DEAM has none"),
+     r"`cv.split`: mediaeval2013 is emoMusic's own split; for DEAM use `cv.split: mediaeval2015`"),
+    (lambda p: p["cv"].update(split="mediaeval2015"),
+     r"`cv.split`: mediaeval2015 is DEAM's split \(train on ids 2..2000, test on 2001..2058\); "
+     r"dataset 'synthetic' has no such songs"),
     (lambda p: p["grids"]["quick"]["experiments"][1]["feature_sets"].append("deam260"),
      r"`grids.quick`: feature set\(s\) \['deam260'\] ship only with DEAM"),
-    (lambda p: (p.update(dataset="deam"), p["datasets"]["deam"].update(path="/d"),
-                p["grids"]["quick"]["experiments"][1]["feature_sets"].append("deam260"),
-                p["export"].update(feature_set="deam260")),
-     r"`export.feature_set`: 'deam260' is read from the dataset's files"),
+    (lambda p: (p.update(dataset="deam"), p["datasets"]["deam"].update(path="/d", allow_missing_audio="yes")),
+     r"`datasets.deam.allow_missing_audio`: 'yes' is not of type 'boolean'"),
 ])
 def test_invalid_value_names_the_key(params, edit, message):
     edit(params)
@@ -147,9 +148,11 @@ def test_paper_grid_is_exactly_the_papers_searches(params):
     params["grid"] = "paper"
     check(params)
     families, feature_sets = params["grids"]["paper"]["experiments"]
-    assert families["feature_sets"] == ["compare"] and families["models"] == list(PAPER_GRID)
+    baselines = ["MEAN", "RIDGE", "RIDGE_SONG"]  # ours, beside the paper's searches
+    assert families["feature_sets"] == ["compare"] and families["models"] == list(PAPER_GRID) + baselines
     assert feature_sets["feature_sets"] == ["chroma", "cqt", "chroma_cqt", "spectral"]
-    assert feature_sets["models"] == [m for m in PAPER_GRID if m.startswith("AT_") and m.count("_") == 1]
+    assert feature_sets["models"] == [m for m in PAPER_GRID if m.startswith("AT_") and m.count("_") == 1] \
+        + baselines
     assert params["grids"]["paper"]["max_epochs"] == 50
     assert params["grids"]["paper"]["baseline_model"] == "LSTM_400"
 
@@ -159,5 +162,17 @@ def test_quick_grid_keeps_every_family_and_feature_set(params):
     from mer.models import parse_model_name
     assert params["grid"] == "quick"
     families = {parse_model_name(model).family for model in grid_models(params)}
-    assert families == {"LSTM", "AT", "BAT", "TRANSFORMER"}
-    assert set(grid_feature_sets(params)) == {n for n, s in FEATURE_SETS.items() if not s.precomputed}
+    assert families == {"LSTM", "AT", "BAT", "TRANSFORMER", "MEAN", "RIDGE", "RIDGE_SONG"}
+    # every set computed from audio but deam_features (DEAM's own 260 columns, not the paper's)
+    assert set(grid_feature_sets(params)) == {n for n, s in FEATURE_SETS.items()
+                                              if not s.precomputed and n != "deam_features"}
+
+
+def test_a_deam260_model_can_be_exported_for_new_audio(params):
+    # deam260 is read from DEAM's files but computed from audio by deam_features
+    params.update(dataset="deam")
+    params["datasets"]["deam"]["path"] = "/d"
+    params["grids"]["quick"]["experiments"][1]["feature_sets"].append("deam260")
+    params["export"]["feature_set"] = "deam260"
+    params["cv"]["split"] = "mediaeval2015"
+    check(params)

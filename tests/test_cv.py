@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mer.cv import (TRAIN_ONLY, Standardizer, assign_folds, load_song_attention, make_folds,
+from mer.cv import (METRIC_NAMES, TRAIN_ONLY, Standardizer, assign_folds, load_song_attention, make_folds,
                     n_test_folds, predictions_table, split_fold, summarize_cv, training_seed)
 from mer.errors import ConfigError, DataError
 
@@ -64,11 +64,18 @@ def test_predictions_table_times_are_annotation_times():
     assert table.loc[table["song_id"] == 9, "frame"].tolist() == list(range(61))
 
 
+def fold_metrics(**values) -> str:
+    """A fold's metrics.json with every key summarize_cv reads (defaults, then ``values``)."""
+    metrics = {"r2": 0.0, "r2_within": 0.05, "tau": 0.1, "mae": 0.2, "rmse": 0.25,
+               "pearson_r": 0.15, "epochs": 3, "best_val_loss": 0.04, **values}
+    return json.dumps(metrics)
+
+
 def test_summarize_cv_mean_and_std(tmp_path):
     metric_paths, prediction_paths = [], []
     for fold, value in enumerate([0.2, 0.4, 0.6]):
         m = tmp_path / f"m{fold}.json"
-        m.write_text(f'{{"fold": {fold}, "r2": {value}, "tau": 0.1, "mae": 0.2, "epochs": 3}}')
+        m.write_text(fold_metrics(fold=fold, r2=value))
         p = tmp_path / f"p{fold}.csv"
         predictions_table([fold], np.zeros((1, 61)), np.zeros((1, 61))).to_csv(p, index=False)
         metric_paths.append(m)
@@ -86,8 +93,7 @@ def test_summarize_cv_over_seeds_averages_each_fold_then_spreads_over_folds_and_
     metric_paths, prediction_paths = [], []
     for (seed_index, fold), value in r2.items():
         m = tmp_path / f"m{seed_index}{fold}.json"
-        m.write_text(f'{{"fold": {fold}, "seed_index": {seed_index}, "r2": {value}, "tau": 0.1, '
-                     f'"mae": 0.2, "epochs": 3}}')
+        m.write_text(fold_metrics(fold=fold, seed_index=seed_index, r2=value))
         p = tmp_path / f"p{seed_index}{fold}.csv"
         predictions_table([fold], np.zeros((1, 61)), np.full((1, 61), float(seed_index))).to_csv(p, index=False)
         metric_paths.append(m)
@@ -104,6 +110,48 @@ def test_summarize_cv_over_seeds_averages_each_fold_then_spreads_over_folds_and_
     oof = pd.read_csv(tmp_path / "oof.csv")
     assert len(oof) == 2 * 61 and np.allclose(oof["prediction"], 0.5)  # mean of seeds 0 and 1
     assert list(oof.columns) == ["song_id", "frame", "time_s", "annotation", "prediction", "fold"]
+
+
+def test_summarize_cv_pools_the_out_of_fold_frames_and_reports_every_metric(tmp_path):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(5)
+    metric_paths, prediction_paths, truth, guess = [], [], [], []
+    for fold in range(3):  # two test songs per fold, their levels far apart
+        annotation = rng.normal(size=(2, 1)) + rng.normal(scale=0.1, size=(2, 61))
+        prediction = annotation + rng.normal(scale=0.5, size=(2, 61))
+        truth.append(annotation.ravel())
+        guess.append(prediction.ravel())
+        m = tmp_path / f"m{fold}.json"
+        m.write_text(fold_metrics(fold=fold, r2=0.1 * fold, best_val_loss=0.01 * (fold + 1)))
+        p = tmp_path / f"p{fold}.csv"
+        predictions_table([2 * fold, 2 * fold + 1], annotation, prediction).to_csv(p, index=False)
+        metric_paths.append(m)
+        prediction_paths.append(p)
+    summary = summarize_cv(metric_paths, prediction_paths, summary_path=tmp_path / "s.json",
+                           predictions_path=tmp_path / "oof.csv", description={"model": "RIDGE"})
+    assert summary["r2_pooled"] == pytest.approx(r2_score(np.concatenate(truth), np.concatenate(guess)),
+                                                 abs=1e-12)
+    assert summary["val_loss"] == pytest.approx(0.02) and summary["val_loss_std"] == pytest.approx(0.01)
+    assert summary["baseline"] is True
+    for metric in METRIC_NAMES:
+        assert {metric, f"{metric}_std", f"{metric}_seed_std"} <= set(summary)
+    assert summary["r2_within"] == pytest.approx(0.05) and summary["rmse_std"] == 0.0
+    assert json.loads((tmp_path / "s.json").read_text()) == summary
+    assert summarize_cv(metric_paths, prediction_paths, summary_path=tmp_path / "s2.json",
+                        predictions_path=tmp_path / "oof2.csv",
+                        description={"model": "AT_8"})["baseline"] is False
+
+
+def test_summarize_cv_names_an_old_fold_file(tmp_path):
+    m = tmp_path / "m0.json"
+    m.write_text('{"fold": 0, "r2": 0.1, "tau": 0.1, "mae": 0.2, "epochs": 3}')
+    p = tmp_path / "p0.csv"
+    predictions_table([0], np.zeros((1, 61)), np.zeros((1, 61))).to_csv(p, index=False)
+    with pytest.raises(DataError, match="m0.json: fold metrics lack r2_within.*re-run"):
+        summarize_cv([m], [p], summary_path=tmp_path / "s.json", predictions_path=tmp_path / "o.csv",
+                     description={"model": "AT_8"})
+    assert not (tmp_path / "s.json").exists()
 
 
 def test_training_seeds_differ_per_fold_and_seed_index_and_keep_the_first_seed():
@@ -245,3 +293,18 @@ def test_train_fold_with_songs_of_different_lengths(tmp_path):
                         lengths=np.array([len(g) for g in by_song]))
     assert metrics["r2"] == pytest.approx(expected["r2"], abs=1e-6)
     assert metrics["mae"] == pytest.approx(expected["mae"], abs=1e-6)
+
+
+def test_mediaeval2015_trains_on_the_excerpts_and_tests_once_on_the_2015_full_songs():
+    ids = [2, 3, 1001, 1500, 2000, 2001, 2030, 2058]
+    folds = make_folds(ids, split="mediaeval2015", n_folds=10, seed=0, dataset="deam")
+    assert dict(zip(folds["song_id"], folds["fold"])) == {
+        2: TRAIN_ONLY, 3: TRAIN_ONLY, 1001: TRAIN_ONLY, 1500: TRAIN_ONLY, 2000: TRAIN_ONLY,
+        2001: 0, 2030: 0, 2058: 0}
+    assert n_test_folds("mediaeval2015", 10) == 1
+    split = split_fold(folds, 0, validation_fraction=0.2, seed=0)
+    assert list(split.test) == [2001, 2030, 2058] and max([*split.fit, *split.validation]) <= 2000
+    with pytest.raises(ConfigError, match=r"`cv.split`: mediaeval2015 is DEAM's split; dataset 'local'"):
+        make_folds(ids, split="mediaeval2015", n_folds=10, seed=0, dataset="local")
+    with pytest.raises(ConfigError, match=r"`cv.split`: mediaeval2015 needs DEAM's test songs"):
+        make_folds([2, 3], split="mediaeval2015", n_folds=10, seed=0, dataset="deam")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dataset_builders import (DEAM_DYNAMIC, deam_sequence, make_deam_copy,
+from dataset_builders import (DEAM_DYNAMIC, deam_sequence, make_deam_copy, write_mp3,
                               zip_folder)
 from mer.cli import main
 from mer.data.deam import audio_path, load_deam_annotations, read_dynamic
@@ -53,21 +53,132 @@ def test_gap_inside_a_sequence_is_an_error(deam_root):
     cells[10] = ""
     lines[1] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"arousal.csv: song 2 has an empty value at sample_19500ms"):
+    with pytest.raises(DataError, match=r"arousal.csv: song 2 has an empty or NaN value at "
+                                        r"sample_19500ms inside its sequence \(line 2\)"):
         read_dynamic(path)
+    cells[10] = "NaN"  # written out as text: the same
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"song 2 has an empty or NaN value at sample_19500ms"):
+        read_dynamic(path)
+    cells[10], cells[60] = "0.1", "NaN"  # song 2's last value: a trailing NaN ends it
+    lines[1] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    assert len(read_dynamic(path)[1][0]) == 59
 
 
-def test_mismatched_lengths_and_bad_header_are_errors(deam_root):
+def test_lengths_differing_by_more_than_a_sample_and_bad_header_are_errors(deam_root):
     path = deam_root / DEAM_DYNAMIC / "valence.csv"
     text = path.read_text().splitlines()
     cells = text[-1].split(",")
-    cells[-1] = ""  # song 2001 one sample shorter in valence than in arousal
+    cells[-2:] = ["", ""]  # song 2001 two samples shorter in valence than in arousal
     path.write_text("\n".join(text[:-1] + [",".join(cells)]) + "\n")
-    with pytest.raises(DataError, match=r"different lengths for song\(s\) \[2001\]"):
+    with pytest.raises(DataError, match=r"lengths differ by more than 1 sample for song\(s\) "
+                                        r"2001 \(arousal 75, valence 73\)"):
         load_deam_annotations(deam_root)
     path.write_text(path.read_text().replace("sample_16000ms", "sample_16001ms"))
     with pytest.raises(DataError, match="'sample_16001ms' where 'sample_16000ms' was expected"):
         read_dynamic(path)
+
+
+def test_duplicated_song_ids_are_errors_naming_file_and_lines(deam_root, capsys):
+    for target in ("arousal", "valence"):
+        path = deam_root / DEAM_DYNAMIC / f"{target}.csv"
+        original = path.read_text()
+        lines = original.splitlines()
+        path.write_text("\n".join(lines + [lines[2]]) + "\n")  # song 3 again at the end
+        with pytest.raises(DataError, match=rf"{target}.csv: song 3 is listed twice \(lines 3 and 5\)"):
+            read_dynamic(path)
+        assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
+        assert f"{target}.csv: song 3 is listed twice" in capsys.readouterr().out
+        path.write_text(original)
+    static = next(deam_root.rglob("static_annotations_averaged_songs_2000_2058.csv"))
+    static.write_text(static.read_text() + "3, 4.5, 1.2, 7, 5.5, 1.3\n")  # 3 is in 1_2000 too
+    with pytest.raises(DataError, match=r"song id\(s\) \[3\] appear in two static files "
+                                        r"\(static_annotations_averaged_songs_1_2000.csv, "
+                                        r"static_annotations_averaged_songs_2000_2058.csv\)"):
+        load_deam_annotations(deam_root)
+
+
+# --- DEAM exactly as distributed: every quirk of the real annotation files -----------------
+
+@pytest.fixture
+def distributed(tmp_path):
+    from dataset_builders import make_deam_distributed
+    return make_deam_distributed(tmp_path / "DEAM")
+
+
+def test_distributed_files_have_every_quirk(distributed):
+    # the builder itself: the facts measured on DEAM's own files
+    arousal = (distributed / DEAM_DYNAMIC / "arousal.csv").read_text().splitlines()
+    valence = (distributed / DEAM_DYNAMIC / "valence.csv").read_text().splitlines()
+    assert len(arousal[0].split(",")) == 1225 and arousal[0].endswith("sample_626500ms")
+    assert len(valence[0].split(",")) == 1224 and valence[0].endswith("sample_626000ms")
+    assert len(arousal[1].split(",")) == 61  # ragged: song 2's row ends after its 60 values
+    assert "-2.77555756156e-18" in arousal[2]
+    static = next(distributed.rglob("static_annotations_averaged_songs_2000_2058.csv"))
+    assert "valence_ max_mean" in static.read_text().splitlines()[0]
+    assert not list((distributed / "MEMD_audio").iterdir())
+
+
+def test_distributed_ragged_rows_and_unequal_headers_load(distributed):
+    from dataset_builders import DEAM_UNEQUAL, deam_distributed_sequence
+    loaded = load_deam_annotations(distributed)
+    assert len(loaded.song_ids) == 17
+    excerpts = loaded.song_ids[loaded.song_ids <= 2000]
+    assert (loaded.lengths[:len(excerpts)] == 60).all()  # 15.0 .. 44.5 s
+    np.testing.assert_allclose(loaded.sample_times(1001)[[0, -1]], [15.0, 44.5])
+    assert loaded.values["arousal"][1][5] == np.float32(-2.77555756156e-18)
+    for song_id, pair in DEAM_UNEQUAL.items():  # the seven songs keep their common length
+        row = int(np.searchsorted(loaded.song_ids, song_id))
+        assert loaded.lengths[row] == min(pair)
+        for target in ("arousal", "valence"):
+            n = pair[0 if target == "arousal" else 1]
+            np.testing.assert_allclose(loaded.values[target][row],
+                                       deam_distributed_sequence(song_id, target, n)[:min(pair)], atol=1e-6)
+    assert loaded.lengths.max() == 1223  # song 2011: arousal reaches the last header column
+    assert "7 song(s) have one annotation sample more in one target" in loaded.notes[0]
+    assert "2011 (arousal 1224, valence 1223)" in loaded.notes[0]
+
+
+def test_distributed_static_swap_is_detected_from_the_data_and_corrected(distributed):
+    from dataset_builders import deam_distributed_lengths, deam_distributed_sequence
+    loaded = load_deam_annotations(distributed)
+    static = loaded.static
+    assert list(static.columns) == ["valence_mean", "valence_std", "arousal_mean", "arousal_std"]
+    lengths = deam_distributed_lengths()
+    for song_id in (2, 3, 1001, 2002):  # after the correction, arousal_mean follows dynamic arousal
+        n = min(lengths[song_id])
+        for target in ("arousal", "valence"):
+            dynamic_mean = deam_distributed_sequence(song_id, target, n).mean()
+            assert abs(static.loc[song_id, f"{target}_mean"] - (5 + 4 * dynamic_mean)) < 0.3
+    raw = next(distributed.rglob("static_annotations_averaged_songs_1_2000.csv")).read_text()
+    assert raw.splitlines()[1].startswith(f"2, {static.loc[2, 'arousal_mean']:.1f}, ")  # swapped in the file
+    swap = [n for n in loaded.notes if "swapped in the file and were exchanged back" in n]
+    assert len(swap) == 1 and "ids 1..1000 (2013, 5 songs)" in swap[0]
+    assert sum("columns are as labelled" in n for n in loaded.notes) == 2  # 2014 and 2015 checked
+
+
+def test_static_swap_left_alone_when_the_data_cannot_tell(distributed):
+    from mer.data.deam import correct_static_swap
+    loaded = load_deam_annotations(distributed)
+    few = loaded.static.loc[[2, 3, 4]]
+    _, notes = correct_static_swap(few, loaded.song_ids, loaded.values)
+    assert notes == ["static annotations of ids 1..1000 (2013, 3 songs): too few songs to check "
+                     "arousal against valence from the data (at least 4); kept as labelled"]
+    flat = loaded.static.copy()
+    flat.loc[[2, 3, 4, 5, 7], ["arousal_mean", "valence_mean"]] = 5.0
+    kept, notes = correct_static_swap(flat, loaded.song_ids, loaded.values)
+    assert "cannot tell from the data" in notes[0] and (kept.loc[2] == flat.loc[2]).all()
+
+
+def test_distributed_annotations_pass_the_data_check_with_notes_only(distributed, capsys):
+    assert main(["data", "check", str(distributed), "--dataset", "deam"]) == 0
+    out = capsys.readouterr().out
+    assert "problems" not in out and "result: OK" in out
+    assert "7 song(s) have one annotation sample more" in out
+    assert "arousal and valence columns are swapped in the file and were exchanged back" in out
+    assert "no audio in" in out and "only the features DEAM ships (feature set deam260" in out
 
 
 def test_data_check_deam(deam_root, capsys):
@@ -78,12 +189,15 @@ def test_data_check_deam(deam_root, capsys):
     (deam_root / "features").mkdir()
     (deam_root / "features" / "2.csv").write_text("frameTime;x\n0;1\n")
     assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 0
-    assert "features/: 1 of 3 annotated song(s) have a feature file (the deam260 set needs all); " \
+    assert "features/: 1 of 3 usable song(s) have a feature file (the deam260 set needs all); " \
            "missing: 3, 2001" in capsys.readouterr().out
+    write_mp3(deam_root / "MEMD_audio" / "999.mp3")  # audio without annotations: a note
     (deam_root / "MEMD_audio" / "3.mp3").unlink()
     assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
     out = capsys.readouterr().out
     assert "1 annotated song(s) have no audio" in out and "FAILED" in out
+    assert "datasets.deam.allow_missing_audio: true` to train on the 2 complete song(s)" in out
+    assert "1 clip(s) have audio but no annotations and are skipped by the pipeline: 999" in out
 
 
 # --- DEAM in the pipeline: import, variable-length features, deam260 ---------------------
@@ -97,7 +211,7 @@ def deam_with_features(tmp_path):
 
 
 def test_import_copies_one_read_only_layout_and_loads_as_annotations(tmp_path, deam_with_features):
-    from mer.data.check import import_deam_dataset
+    from mer.data.imports import import_deam_dataset
     from mer.data.layouts import dataset_layout
 
     (deam_with_features / "MEMD_audio" / "._2.mp3").write_bytes(b"mac")  # skipped, not copied
@@ -111,13 +225,13 @@ def test_import_copies_one_read_only_layout_and_loads_as_annotations(tmp_path, d
     assert values.shape == (3, 13) and np.isnan(values[0, 6:]).all()
     np.testing.assert_allclose(values[1, :9], deam_sequence(3, "valence", 9), atol=1e-6)
     assert sorted(p.name for p in (raw / "MEMD_audio").iterdir()) == ["2.mp3", "2001.mp3", "3.mp3"]
-    assert layout.input_paths(raw, [3], "deam260") == [raw / "features" / "3.csv"]
-    assert layout.input_paths(raw, [3], "spectral") == [raw / "MEMD_audio" / "3.mp3"]
+    assert layout.input_paths(raw, [3], precomputed=True) == [raw / "features" / "3.csv"]
+    assert layout.input_paths(raw, [3], precomputed=False) == [raw / "MEMD_audio" / "3.mp3"]
     assert not (raw / "features" / "3.csv").stat().st_mode & 0o222  # raw data is read-only
 
 
 def test_import_refuses_a_copy_that_fails_the_check(tmp_path, deam_with_features):
-    from mer.data.check import import_deam_dataset
+    from mer.data.imports import import_deam_dataset
 
     (deam_with_features / "MEMD_audio" / "3.mp3").unlink()
     with pytest.raises(DataError, match=r"datasets.deam.path.*does not pass the check"):
@@ -132,7 +246,7 @@ def test_variable_length_shards_merge_into_a_ragged_table(tmp_path, deam_with_fe
 
     layout, ids = dataset_layout("deam"), [2001, 2, 3]
     for name, part in (("a", ids[:1]), ("b", ids[1:])):
-        extract_shard(layout.input_paths(deam_with_features, part, "spectral"), part, "spectral",
+        extract_shard(layout.input_paths(deam_with_features, part, False), part, "spectral",
                       tmp_path / f"{name}.npz", lengths=[LENGTHS[s] for s in part], progress=False)
     merge_shards([tmp_path / "a.npz", tmp_path / "b.npz"], tmp_path / "v.npy", tmp_path / "i.json")
     table = load_features(tmp_path / "v.npy", tmp_path / "i.json")
@@ -170,7 +284,7 @@ def test_deam260_reads_the_rows_of_the_annotated_frames(tmp_path, deam_with_feat
 
 def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_with_features):
     from dataset_builders import FileServer
-    from mer.data.check import extract_deam
+    from mer.data.imports import extract_deam
     from mer.data.download import LOCK_FILE, dataset_remotes, fetch_archives
     from mer.data.layouts import dataset_layout
 
@@ -195,3 +309,61 @@ def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_wi
     with pytest.raises(DataError, match="downloaded DEAM archives.*does not pass the check"):
         extract_deam([paths["annotations"]], tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def test_deam_partial_audio_fails_by_default_and_uses_the_complete_songs_when_allowed(tmp_path):
+    from dataset_builders import make_deam_distributed
+    from mer.data.imports import import_deam_dataset
+    from mer.data.layouts import dataset_layout, import_record
+    copy = make_deam_distributed(tmp_path / "DEAM", short=True, audio_seconds=0.6, audio_ids=[2, 1001, 2002])
+    with pytest.raises(DataError, match=r"14 annotated song\(s\) have no audio .* set "
+                                        r"`datasets.deam.allow_missing_audio: true` to train on the 3"):
+        import_deam_dataset(copy, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    raw = tmp_path / "raw"
+    import_deam_dataset(copy, raw, allow_missing_audio=True)
+    assert import_record(raw)["song_ids"] == [2, 1001, 2002] and len(import_record(raw)["missing_audio"]) == 14
+    annotations = dataset_layout("deam").load_annotations(raw)
+    assert annotations.song_ids.tolist() == [2, 1001, 2002] and annotations.lengths.tolist() == [60, 60, 11]
+    # a grid on DEAM's shipped features alone needs no audio: every song, a note
+    raw_all = tmp_path / "raw_all"
+    report = import_deam_dataset(copy, raw_all, needs_audio=False)
+    assert len(report.used) == 17 and any("not needed" in n for n in report.notes)
+    with pytest.raises(DataError, match=r"no features/ folder .* which the grid uses"):
+        import_deam_dataset(copy, tmp_path / "x", needs_audio=False, needs_features=True)
+
+
+def test_check_without_annotations_still_reports_the_audio(deam_root, capsys):
+    import shutil
+    shutil.rmtree(deam_root / "annotations")
+    assert main(["data", "check", str(deam_root), "--dataset", "deam"]) == 1
+    out = capsys.readouterr().out
+    assert f"audio:       {deam_root / 'MEMD_audio'}" in out and "annotations: not found" in out
+    assert "no 'dynamic (per second annotations)' folder inside" in out
+
+
+def test_damaged_dynamic_files_raise_only_data_errors(tmp_path):
+    # random damage to a real-format file: a DataError naming the file, or a clean load
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from dataset_builders import deam_dynamic_csv
+    original = deam_dynamic_csv("arousal", {2: 8, 3: 5, 2001: 10})
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1),
+                              st.sampled_from(["", ",", "\n", "x", "nan", "inf", "1e999", "-", "\"", "3"])),
+                    min_size=1, max_size=6))
+    def damaged(edits):
+        text = original
+        for position, insert in edits:
+            text = text[:position] + insert + text[position + 1:]
+        path = tmp_path / "arousal.csv"
+        path.write_text(text)
+        try:
+            ids, sequences = read_dynamic(path)
+        except DataError as error:
+            assert str(path) in str(error)
+            return
+        assert len(ids) == len(sequences) and all(np.isfinite(s).all() and len(s) for s in sequences)
+
+    damaged()

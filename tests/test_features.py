@@ -42,7 +42,7 @@ def _music(seconds, seed=0):
 
 def test_set_dims_match_paper_blocks_and_columns():
     # every set computed from audio is one of the paper's; deam260 ships with DEAM
-    assert {n for n, s in FEATURE_SETS.items() if not s.precomputed} == set(PAPER_DIMS)
+    assert {n for n, s in FEATURE_SETS.items() if not s.precomputed} == {*PAPER_DIMS, "deam_features"}
     assert [n for n, s in FEATURE_SETS.items() if s.precomputed] == ["deam260"]
     assert feature_set("deam260").dims == 260
     for name, dims in PAPER_DIMS.items():
@@ -451,3 +451,54 @@ def test_cli_features_extract(tmp_path, capsys):
     assert "3 of 3 files failed" in stderr and "bad.mp3" in stderr and "cannot decode" in stderr
     assert "a.wav" in stderr and "outside" in stderr  # --annotated needs 45 s of audio
     assert main(["features", "extract", "nope", str(first), "-o", str(out)]) != 0
+
+
+# --- deam_features: DEAM's 260 columns from audio --------------------------------------------
+
+def test_deam_features_are_named_and_ordered_as_deam_ships_them():
+    from dataset_builders import DEAM_FEATURE_COLUMNS
+    columns = feature_set("deam_features").columns
+    assert columns == DEAM_FEATURE_COLUMNS == feature_set("deam260").columns
+    assert columns[:2] == ["F0final_sma_stddev", "F0final_sma_amean"]
+    assert columns[-1] == "pcm_fftMag_mfcc_sma_de[14]_amean"
+    assert "pcm_fftMag_spectralFlux_sma_de_stddev" in columns and len(set(columns)) == 260
+    assert feature_set("deam260").computed_by == "deam_features"
+
+
+def test_deam_features_are_mean_and_population_std_of_the_llds_starting_in_each_frame():
+    import opensmile
+    from mer.features.deam_features import deam_frames
+    audio = _music(3.0)
+    values = extract_clip_features(audio, ["deam_features"])["deam_features"]
+    assert values.shape == (6, 260) and np.isfinite(values).all()
+    # the reference: openSMILE's own LLD tables over the whole clip, pooled by hand
+    lld = opensmile.Smile(opensmile.FeatureSet.ComParE_2016,
+                          opensmile.FeatureLevel.LowLevelDescriptors).process_signal(audio, SAMPLE_RATE)
+    rows = lld.to_numpy()[100:150]  # 10 ms rows 100..149 start in [1.0, 1.5) s: frame 2
+    columns = feature_set("deam_features").columns
+    np.testing.assert_allclose(values[2, columns.index("pcm_RMSenergy_sma_amean")],
+                               rows[:, list(lld.columns).index("pcm_RMSenergy_sma")].mean(), rtol=1e-5)
+    np.testing.assert_allclose(values[2, columns.index("pcm_fftMag_mfcc_sma[3]_stddev")],
+                               rows[:, list(lld.columns).index("mfcc_sma[3]")].std(ddof=0), rtol=1e-4)
+    # a frame's values do not depend on which other frames were asked for
+    np.testing.assert_array_equal(deam_frames(audio, np.array([1, 2])), values[[1, 2]])
+
+
+def test_cli_extracts_deam_named_columns_from_an_mp3(tmp_path, capsys):
+    from dataset_builders import write_mp3
+    from mer.cli import main
+    song = write_mp3(tmp_path / "song.mp3", 2.2)
+    out = tmp_path / "deam.npz"
+    assert main(["features", "extract", "deam_features", str(song), "-o", str(out), "-q"]) == 0
+    with np.load(out) as data:
+        assert data["values"].shape == (4, 260) and np.isfinite(data["values"]).all()
+        assert data["columns"].tolist()[:2] == ["F0final_sma_stddev", "F0final_sma_amean"]
+        assert "pcm_fftMag_mfcc_sma_de[14]_amean" in data["columns"].tolist()
+    assert "4 frames x 260 dims" in capsys.readouterr().out
+
+
+def test_mp3_shorter_than_its_annotations_names_seconds_decoded_and_needed(tmp_path):
+    from dataset_builders import write_mp3
+    path = write_mp3(tmp_path / "short.mp3", 20.3)
+    with pytest.raises(AudioError, match=r"short.mp3: .*decodes to 20\.\d\d s .* but 45.0 s are needed"):
+        extract_file_features(path, ["chroma"])

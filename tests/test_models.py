@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 
 BATCH, T, D = 3, 12, 5
 NAMES = ["LSTM_8", "LSTM_8_6", "AT_8", "AT_8_6", "BAT_8", "BAT_8_6", "TRANSFORMER_1",
-         "TRANSFORMER_2"]
+         "TRANSFORMER_2", "MEAN", "RIDGE", "RIDGE_SONG"]
 TRANSFORMER_OPTIONS = {"d_model": 16, "heads": 2, "ff_dim": 32}
 
 
@@ -131,6 +131,9 @@ def test_transformer_attention_only_in_evaluation_mode():
     ("AT_2048_1024", ModelSpec("AT", (2048, 1024))),
     ("BAT_2048_1024_512", ModelSpec("BAT", (2048, 1024, 512))),
     ("TRANSFORMER_2", ModelSpec("TRANSFORMER", (2,))),
+    ("MEAN", ModelSpec("MEAN", ())),
+    ("RIDGE", ModelSpec("RIDGE", ())),
+    ("RIDGE_SONG", ModelSpec("RIDGE_SONG", ())),
 ])
 def test_parse_valid_names(name, spec):
     assert parse_model_name(name) == spec
@@ -139,7 +142,8 @@ def test_parse_valid_names(name, spec):
 
 @pytest.mark.parametrize("name", ["AT_", "AT_x", "at-64", "LSTM_0", "LSTM", "", "AT__64",
                                   "AT_64_", "GRU_64", "AT_064", "TRANSFORMER_2_2", " AT_64",
-                                  "AT_-1", "AT_1.5"])
+                                  "AT_-1", "AT_1.5", "MEAN_3", "RIDGE_1", "RIDGE_SONG_2",
+                                  "RIDGE_SONGS", "mean"])
 def test_parse_invalid_names(name):
     with pytest.raises(ConfigError) as error:
         parse_model_name(name)
@@ -152,6 +156,28 @@ def test_parse_invalid_names(name):
 def test_parse_hint_for_lowercase():
     with pytest.raises(ConfigError, match="did you mean 'AT_64'"):
         parse_model_name("at-64")
+
+
+@pytest.mark.parametrize("name", ["MEAN_3", "RIDGE_0", "RIDGE_SONG_1_2"])
+def test_sized_baseline_says_it_takes_no_size(name):
+    family = name.rsplit("_", 1)[0].removesuffix("_1")
+    with pytest.raises(ConfigError, match=f"{family} takes no size; write '{family}'"):
+        parse_model_name(name)
+
+
+def test_parse_hint_for_a_lowercase_baseline():
+    with pytest.raises(ConfigError, match="did you mean 'RIDGE_SONG'"):
+        parse_model_name("ridge-song")
+
+
+def test_baselines_are_marked_in_the_registry():
+    from mer.models import is_baseline
+    assert [name for name, family in MODEL_FAMILIES.items() if family.baseline] == \
+        ["MEAN", "RIDGE", "RIDGE_SONG"]
+    assert is_baseline("RIDGE_SONG") and not is_baseline("AT_8")
+    assert not any(has_attention(name) for name in ("MEAN", "RIDGE", "RIDGE_SONG"))
+    with pytest.raises(ConfigError):
+        is_baseline("MEAN_1")
 
 
 def test_has_attention():
@@ -236,6 +262,15 @@ def test_cli_describe(capsys):
     assert main(["models", "describe", "AT_16_8", "--input-dim", "10"]) == 0
     out = capsys.readouterr().out
     assert "AT_16_8 (10 inputs)" in out and "trainable parameters:" in out
+
+
+def test_cli_describe_a_baseline(capsys):
+    from mer.cli import main
+
+    assert main(["models", "describe", "RIDGE", "--input-dim", "197"]) == 0
+    out = capsys.readouterr().out
+    assert "RIDGE (197 inputs): baseline: ridge regression per frame" in out
+    assert "coefficients (fitted in closed form): 198" in out
 
 
 @pytest.mark.parametrize("name", ["AT-64", "GRU_64", "TRANSFORMER_1_2"])

@@ -20,7 +20,7 @@ TINY = {
     "features": {"shards": 2, "compare_mode": "per_segment"},
     "grid": "tiny",
     "grids": {"tiny": {"max_epochs": 2, "baseline_model": "LSTM_8", "experiments": [
-        {"name": "families", "feature_sets": ["compare"], "models": ["LSTM_8", "AT_8"]},
+        {"name": "families", "feature_sets": ["compare"], "models": ["LSTM_8", "AT_8", "MEAN", "RIDGE_SONG"]},
         {"name": "feature_sets", "feature_sets": ["spectral"], "models": ["AT_8"]}]}},
     "cv": {"folds": 2, "validation_fraction": 0.25},
 }
@@ -56,7 +56,17 @@ def test_snakemake_then_dvc_repro(tiny_repo):
         assert (repo / output).stat().st_size > 0, output
     table1 = (repo / "reports/tables/table1.md").read_text()
     assert "synthetic" in table1 and "AT single" in table1 and "LSTM single" in table1
-    assert len(list((repo / "results/synthetic").glob("*/*/*/seed0/fold*/model.pt"))) == 3 * 2 * 2  # 3 runs x 2 targets x 2 folds
+    assert len(list((repo / "results/synthetic").glob("*/*/*/seed0/fold*/model.pt"))) == 5 * 2 * 2  # 5 runs x 2 targets x 2 folds
+    # the baseline block, both selections and the claims table with computed verdicts
+    table1_csv = pd.read_csv(repo / "reports/tables/table1.csv")
+    assert table1_csv["model"].tolist()[:2] == ["MEAN", "RIDGE_SONG"] and "by val loss: model" in table1_csv
+    assert "Paper columns omitted: dataset 'synthetic'" in table1
+    claims = pd.read_csv(repo / "reports/tables/claims.csv").set_index("id")
+    assert claims.loc["C1 arousal vs BAT", "verdict"] == "not run"  # no BAT model in this grid
+    assert set(claims.loc[["C1 arousal vs LSTM", "C1b arousal", "C2 arousal", "C3 valence", "C3b", "C4"], "verdict"]) <= {
+        "supported", "not supported", "inconclusive"}  # computed, whatever they are
+    assert "Holm" in (repo / "reports/tables/claims.md").read_text()
+    assert "r2_within" in json.loads((repo / "reports/metrics.json").read_text())["synthetic"]["arousal"]["compare"]["MEAN"]
     assert "Nothing to be done" in run(["snakemake", "-n"], repo).stdout
 
     # DVC over the finished workflow: every stage runs its Snakemake target, nothing recomputes

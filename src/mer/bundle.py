@@ -20,7 +20,10 @@ songs** of the dataset, with the feature standardisation fitted on all of them, 
 number of epochs = the median over folds of the epoch early stopping restored (rounded
 half up, at least 1), without early stopping (there is no held-out song left to stop on).
 Its CV metrics are therefore those of the same architecture and training recipe, not of
-these exact weights; the card says so. The seed is ``params.seed``.
+these exact weights; the card says so. The seed is ``params.seed``. A baseline
+(``mer.models.is_baseline``) is refitted in closed form on all songs instead; a ridge
+baseline takes the median over folds of the penalty each fold chose on its validation
+songs (the lower middle value for an even count, so always a value of the grid).
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ CARD_FILE = "card.json"
 BUNDLE_FORMAT = 1
 RETRAIN_RULE = ("retrained on all songs for the median over folds of the early-stopping "
                 "epoch, without early stopping; standardisation fitted on all songs")
+BASELINE_REFIT_RULE = ("refitted in closed form on all songs (ridge: the median over folds of the "
+                       "penalty chosen on each fold's validation songs); standardisation fitted "
+                       "on all songs")
 
 
 # -- versions and hashes ----------------------------------------------------------------
@@ -137,14 +143,27 @@ def final_epochs(summary: dict) -> int:
     return max(1, math.floor(float(np.median(epochs)) + 0.5))
 
 
+def final_ridge_alpha(summary: dict) -> float:
+    """Median over folds of the ridge penalty chosen on each fold's validation songs (the
+    lower of the two middle values for an even count, so a value of the grid)."""
+    alphas = sorted(float(fold["ridge_alpha"]) for fold in summary.get("folds", [])
+                    if fold.get("ridge_alpha") is not None)
+    if not alphas:
+        raise DataError(f"cv summary of {summary.get('model')!r} lists no per-fold ridge_alpha; "
+                        "re-run training with this version of mer")
+    return alphas[(len(alphas) - 1) // 2]
+
+
 def train_final_model(features, annotations, song_ids, *, target: str, model_name: str,
-                      train_config, model_options: dict, epochs: int):
-    """Fit ``model_name`` on all ``song_ids`` for ``epochs`` epochs (no early stopping).
+                      train_config, model_options: dict, epochs: int,
+                      ridge_alpha: float | None = None):
+    """Fit ``model_name`` on all ``song_ids`` for ``epochs`` epochs (no early stopping); a
+    baseline in closed form (``ridge_alpha``: the penalty of a ridge baseline).
 
     Returns (model in evaluation mode, Standardizer fitted on all songs, history).
     """
     from mer.cv import Standardizer, real_frames_of, songs_data
-    from mer.models import build_model
+    from mer.models import build_model, is_baseline, parse_model_name
     from mer.runtime import seed_everything
     from mer.training import fit
 
@@ -154,6 +173,17 @@ def train_final_model(features, annotations, song_ids, *, target: str, model_nam
     config = replace(train_config, max_epochs=int(epochs))
     seed_everything(config.seed)
     model = build_model(model_name, input_dim=len(features.columns), **model_options)
+    if is_baseline(model_name):
+        from mer.models.baselines import fit_baseline
+
+        log.info("final %s for %s on %s: %d songs, closed form%s", model_name, target,
+                 features.feature_set, len(song_ids),
+                 "" if ridge_alpha is None else f", alpha {ridge_alpha:g}")
+        result = fit_baseline(model, parse_model_name(model_name).family, scaler.transform(x), y,
+                              alphas=None if ridge_alpha is None else [ridge_alpha])
+        history = [{"epoch": 1, "train_loss": result.train_loss, "val_loss": math.nan,
+                    "improved": True}]
+        return model, scaler, history
     log.info("final %s for %s on %s: %d songs, %d epochs", model_name, target,
              features.feature_set, len(song_ids), epochs)
     history = fit(model, scaler.transform(x), y, None, None, config, log=log.info)
@@ -167,9 +197,15 @@ def write_bundle(directory, model, *, model_name: str, model_options: dict, targ
     """Write ``model.pt`` and ``card.json`` into ``directory`` (each atomically)."""
     from mer.training import save_checkpoint
 
+    from mer.features import feature_set as lookup
+
     directory = Path(directory)
     input_dim = int(len(scaler.mean))
+    # a set read from a dataset's files (deam260) is computed from audio by its computed_by set
+    predict_set = lookup(feature_set).computed_by or feature_set
     extra = {"bundle_format": BUNDLE_FORMAT, "target": target, "feature_set": feature_set,
+             "predict_feature_set": predict_set,
+             "predict_feature_version": feature_version(predict_set, compare_mode),
              "feature_version": feature_version(feature_set, compare_mode),
              "compare_mode": compare_mode, "feature_mean": np.asarray(scaler.mean).tolist(),
              "feature_std": np.asarray(scaler.std).tolist(), "dataset": card.get("dataset", "")}
@@ -177,7 +213,7 @@ def write_bundle(directory, model, *, model_name: str, model_options: dict, targ
                     model_options=model_options, extra=extra)
     card = {"bundle_format": BUNDLE_FORMAT, **card, "target": target,
             "feature_set": feature_set, "feature_version": extra["feature_version"],
-            "compare_mode": compare_mode,
+            "predict_feature_set": predict_set, "compare_mode": compare_mode,
             "model": {"name": model_name, "input_dim": input_dim, "options": model_options}}
     write_json_atomic(card, directory / CARD_FILE)
     return directory
@@ -194,6 +230,12 @@ def export_model(summary_paths, *, features, annotations, song_ids, dataset: str
     if features.feature_set != feature_set:
         raise DataError(f"feature table holds {features.feature_set!r}, the export asks for "
                         f"{feature_set!r}")
+    from mer.features import feature_set as lookup
+    predict_set = lookup(feature_set).computed_by
+    if predict_set and list(features.columns) != list(lookup(predict_set).columns):
+        raise DataError(f"the {feature_set} columns of this dataset's files differ from those "
+                        f"{predict_set} computes from audio, so a model trained on them cannot "
+                        f"predict new songs; export a set computed from audio instead")
     summary, candidates = select_model(summary_paths, target=target, feature_set=feature_set)
     model_name = summary["model"]
     if model_name not in model_options_by_name:
@@ -201,9 +243,13 @@ def export_model(summary_paths, *, features, annotations, song_ids, dataset: str
                           f"({', '.join(model_options_by_name)})")
     options = dict(model_options_by_name[model_name] or {})
     epochs = final_epochs(summary)
+    from mer.models import MODEL_FAMILIES, parse_model_name
+    family = parse_model_name(model_name).family
+    baseline = MODEL_FAMILIES[family].baseline
+    ridge_alpha = final_ridge_alpha(summary) if baseline and family != "MEAN" else None
     model, scaler, history = train_final_model(
         features, annotations, song_ids, target=target, model_name=model_name,
-        train_config=train_config, model_options=options, epochs=epochs)
+        train_config=train_config, model_options=options, epochs=epochs, ridge_alpha=ridge_alpha)
     cv = {key: summary[key] for key in ("r2", "r2_std", "tau", "tau_std", "mae", "mae_std")}
     card = {
         "dataset": dataset,
@@ -214,9 +260,11 @@ def export_model(summary_paths, *, features, annotations, song_ids, dataset: str
                        "the exported weights are the final model below",
                "folds": [{k: fold[k] for k in ("fold", "r2", "tau", "mae", "epochs", "best_epoch")
                           if k in fold} for fold in summary["folds"]]},
-        "final_model": {"rule": RETRAIN_RULE, "epochs": epochs, "n_songs": int(len(song_ids)),
+        "final_model": {"rule": BASELINE_REFIT_RULE if baseline else RETRAIN_RULE,
+                        "epochs": 1 if baseline else epochs, "n_songs": int(len(song_ids)),
                         "seed": int(train_config.seed),
-                        "final_train_loss": float(history[-1]["train_loss"])},
+                        "final_train_loss": float(history[-1]["train_loss"]),
+                        **({} if ridge_alpha is None else {"ridge_alpha": ridge_alpha})},
         "code_version": {**code_version(), "libraries": _library_versions()},
         "params_hash": params_hash(params),
         "params": params,
@@ -239,6 +287,10 @@ class Bundle:
     feature_mean: np.ndarray
     feature_std: np.ndarray
     card: dict
+    predict_feature_set: str = ""  # the set computed from audio at prediction time
+
+    def __post_init__(self):
+        self.predict_feature_set = self.predict_feature_set or self.feature_set
 
     @property
     def has_attention(self) -> bool:
@@ -381,8 +433,16 @@ def load_bundle(directory, *, feature_set: str | None = None, target: str | None
         raise _broken(weights, f"the model takes {meta['input_dim']} input dims but feature set "
                                f"{bundle_set!r} has {dims}")
     mean, std = _checked_statistics(weights, extra, meta["input_dim"])
+    predict_set = extra.get("predict_feature_set", bundle_set)
+    if not isinstance(predict_set, str) or predict_set not in FEATURE_SETS:
+        raise _broken(weights, f"predict_feature_set {predict_set!r} is not a feature set this "
+                               f"mer knows")
+    if predict_set != bundle_set and extra.get("predict_feature_version") != feature_version(predict_set, mode):
+        raise DataError(f"{directory}: bundle features are computed by {predict_set!r} version "
+                        f"{extra.get('predict_feature_version')!r}, but this mer computes "
+                        f"{feature_version(predict_set, mode)!r}; re-export the model")
     return Bundle(directory, model, meta["model_name"], extra["target"], bundle_set, mode,
-                  mean, std, card)
+                  mean, std, card, predict_set)
 
 
 def find_bundles(root, targets=("arousal", "valence"), *, feature_set: str | None = None

@@ -118,8 +118,12 @@ def name_errors(params: dict) -> list[str]:
                         f"{n_songs} folds" + (" or raise `synthetic.n_songs`"
                                               if params["dataset"] == "synthetic" else ""))
     if params["dataset"] == "deam" and params["cv"]["split"] == "mediaeval2013":
-        problems.append("`cv.split`: mediaeval2013 is emoMusic's own split; DEAM has none, "
-                        "use `cv.split: kfold`")
+        problems.append("`cv.split`: mediaeval2013 is emoMusic's own split; for DEAM use "
+                        "`cv.split: mediaeval2015` (DEAM's own benchmark) or kfold")
+    if params["dataset"] != "deam" and params["cv"]["split"] == "mediaeval2015":
+        problems.append(f"`cv.split`: mediaeval2015 is DEAM's split (train on ids 2..2000, test "
+                        f"on 2001..2058); dataset {params['dataset']!r} has no such songs, use "
+                        f"kfold or mediaeval2013")
     shipped = [name for name in grid_feature_sets(params) if FEATURE_SETS[name].precomputed]
     if shipped and params["dataset"] != "deam":
         problems.append(f"`grids.{params['grid']}`: feature set(s) {shipped} ship only with "
@@ -138,7 +142,8 @@ def name_errors(params: dict) -> list[str]:
     if params["export"]["feature_set"] not in feature_sets:
         problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is not in grid "
                         f"{grid!r}; pick one of {feature_sets}")
-    elif FEATURE_SETS[params["export"]["feature_set"]].precomputed:
+    elif (FEATURE_SETS[params["export"]["feature_set"]].precomputed
+          and FEATURE_SETS[params["export"]["feature_set"]].computed_by is None):
         problems.append(f"`export.feature_set`: {params['export']['feature_set']!r} is read from "
                         f"the dataset's files, so `mer predict` could not compute it for new audio; "
                         f"pick a set computed from audio")

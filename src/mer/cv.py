@@ -5,7 +5,9 @@ Protocol (the paper's, with the two choices it leaves open made explicit):
 * Songs are split into ``k`` folds (seeded shuffle); a song's frames never straddle folds.
   With ``cv.split: mediaeval2013`` there is one fold instead: emoMusic's own split, the 125
   "evaluation" songs tested once, the 619 "development" songs only ever trained on (fold
-  ``TRAIN_ONLY`` in folds.csv).
+  ``TRAIN_ONLY`` in folds.csv). ``cv.split: mediaeval2015`` (DEAM) is laid out the same
+  way: the 2015 full songs (ids 2001..2058) are the one test fold, the 2013-2014 excerpts
+  (ids 2..2000) only ever trained on, as in the MediaEval 2015 task.
 * For test fold ``f``, the remaining songs are the training songs. A seeded
   ``validation_fraction`` of them is held out for early stopping; the model is fitted on
   the rest. The test fold is touched only once, for the final predictions.
@@ -31,7 +33,8 @@ from mer.metrics import evaluate
 
 log = logging.getLogger(__name__)
 
-METRIC_NAMES = ("r2", "tau", "mae")
+# fold-level metrics (``mer.metrics.evaluate``); cv_summary.json has each with _std, _seed_std
+METRIC_NAMES = ("r2", "r2_within", "tau", "mae", "rmse", "pearson_r")
 
 
 def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
@@ -49,7 +52,8 @@ def assign_folds(song_ids, n_folds: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"song_id": song_ids, "fold": folds})
 
 
-CV_SPLITS = ("kfold", "mediaeval2013")
+CV_SPLITS = ("kfold", "mediaeval2013", "mediaeval2015")
+MEDIAEVAL2015_TEST_IDS = (2001, 2058)  # DEAM's 2015 full songs; ids 2..2000 train
 TRAIN_ONLY = -1  # fold of a song that is never a test song (mediaeval2013's development set)
 MEDIAEVAL_COLUMN = "Mediaeval 2013 set"
 
@@ -79,13 +83,31 @@ def mediaeval2013_folds(song_ids, info: pd.DataFrame | None, info_path="songs_in
     return pd.DataFrame({"song_id": song_ids, "fold": folds})
 
 
+def mediaeval2015_folds(song_ids, dataset: str | None = "deam") -> pd.DataFrame:
+    """DEAM's MediaEval 2015 split as folds: ids 2001..2058 fold 0 (tested once), every other
+    song ``TRAIN_ONLY``. ``ConfigError`` for another dataset or when either side is empty."""
+    song_ids = np.sort(np.asarray(song_ids, dtype=np.int64))
+    low, high = MEDIAEVAL2015_TEST_IDS
+    if dataset is not None and dataset != "deam":
+        raise ConfigError(f"`cv.split`: mediaeval2015 is DEAM's split; dataset {dataset!r} has "
+                          f"no such songs, use kfold")
+    test = (song_ids >= low) & (song_ids <= high)
+    if not test.any() or test.all():
+        side = "test songs (ids 2001..2058)" if not test.any() else "training songs (ids 2..2000)"
+        raise ConfigError(f"`cv.split`: mediaeval2015 needs DEAM's {side}, but the dataset's "
+                          f"{len(song_ids)} song(s) have none; use `cv.split: kfold`")
+    return pd.DataFrame({"song_id": song_ids, "fold": np.where(test, 0, TRAIN_ONLY)})
+
+
 def make_folds(song_ids, *, split: str, n_folds: int, seed: int, info=None,
-               info_path="songs_info.csv") -> pd.DataFrame:
-    """folds.csv for ``cv.split``: seeded k-fold by song, or the MediaEval 2013 split."""
+               info_path="songs_info.csv", dataset: str | None = None) -> pd.DataFrame:
+    """folds.csv for ``cv.split``: seeded k-fold by song, or the MediaEval 2013 / 2015 split."""
     if split == "kfold":
         return assign_folds(song_ids, n_folds, seed)
     if split == "mediaeval2013":
         return mediaeval2013_folds(song_ids, info, info_path)
+    if split == "mediaeval2015":
+        return mediaeval2015_folds(song_ids, dataset)
     raise ConfigError(f"unknown `cv.split` {split!r}; valid: {', '.join(CV_SPLITS)}")
 
 
@@ -97,7 +119,7 @@ def training_seed(seed: int, fold: int, seed_index: int) -> int:
 
 def n_test_folds(split: str, n_folds: int) -> int:
     """How many test folds (training jobs per model and target) the split has."""
-    return 1 if split == "mediaeval2013" else n_folds
+    return 1 if split in ("mediaeval2013", "mediaeval2015") else n_folds
 
 
 @dataclass(frozen=True)
@@ -200,17 +222,30 @@ def predictions_table(song_ids, annotation, prediction, lengths=None) -> pd.Data
 def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target: str,
                model_name: str, train_config, model_options: dict, validation_fraction: float,
                seed: int, outputs: FoldOutputs, dataset: str = "", feature_set: str = "",
-               seed_index: int = 0) -> dict:
+               seed_index: int = 0, ridge_alphas=None) -> dict:
     """Train one model on one fold and write checkpoint, predictions, attention, history, metrics.
 
     ``seed`` draws the validation songs (the same for every training seed);
     ``train_config.seed`` initialises and shuffles; ``seed_index`` numbers the training seed.
+
+    Baselines (``mer.models.is_baseline``) are fitted in closed form instead
+    (``mer.models.baselines.fit_baseline``) on the same fit songs, validation songs and
+    standardisation, ``RIDGE``/``RIDGE_SONG`` choosing their penalty among
+    ``ridge_alphas`` (``train.ridge_alphas``) on the validation songs. They write the same
+    files: history.csv has one row (epoch 1: the fit), metrics.json has ``epochs`` =
+    ``best_epoch`` = 1, ``best_val_loss`` = the validation MSE of the fitted model and,
+    for the ridge families, ``ridge_alpha``; attention.npz holds no weights.
     """
     # imported here: torch is heavy and fold splitting does not need it
-    from mer.models import build_model, has_attention
+    from mer.models import MODEL_FAMILIES, build_model, has_attention, parse_model_name
     from mer.runtime import seed_everything
     from mer.training import fit, predict, save_checkpoint
 
+    family = parse_model_name(model_name).family
+    baseline = MODEL_FAMILIES[family].baseline
+    if baseline and family != "MEAN":
+        from mer.models.baselines import checked_alphas
+        ridge_alphas = checked_alphas(ridge_alphas)
     split = split_fold(folds, fold, validation_fraction, seed)
     missing = np.setdiff1d(folds["song_id"].to_numpy(), features.song_ids)
     if len(missing):
@@ -231,16 +266,22 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
              fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
              model_name, features.feature_set, input_dim)
-    # songs of different lengths come one by one and carry their lengths (see songs_data)
-    history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
+    extra_metrics: dict = {}
+    if baseline:
+        history, extra_metrics = _fit_baseline_fold(model, family, x_fit, y_fit, x_val, y_val,
+                                                    ridge_alphas)
+    else:
+        # songs of different lengths come one by one and carry their lengths (see songs_data)
+        history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
     prediction, attention = predict(model, x_test, device=train_config.device,
                                     ragged_attention=True)
     metrics = evaluate(y_test, prediction, lengths=l_test)
     # the restored weights are those of the last epoch that improved (Keras rule, see fit)
     best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
     metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
-                   best_val_loss=float(best["val_loss"]))
-    log.info("fold %d test: R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"], metrics["tau"], metrics["mae"])
+                   best_val_loss=float(best["val_loss"]), **extra_metrics)
+    log.info("fold %d test: R2 %.3f  within-song R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"],
+             metrics["r2_within"], metrics["tau"], metrics["mae"])
 
     save_checkpoint(outputs.model, model, model_name=model_name, input_dim=input_dim,
                     model_options=model_options,
@@ -253,6 +294,27 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
                     l_test)
     write_json_atomic(metrics, outputs.metrics)
     return metrics
+
+
+def _fit_baseline_fold(model, family: str, x_fit, y_fit, x_val, y_val, ridge_alphas
+                       ) -> tuple[list[dict], dict]:
+    """Closed-form fit of a baseline: history.csv's one row and its extra fold metrics."""
+    import time
+
+    from mer.models.baselines import fit_baseline
+
+    started = time.perf_counter()
+    result = fit_baseline(model, family, x_fit, y_fit, x_val, y_val, alphas=ridge_alphas)
+    row = {"epoch": 1, "train_loss": result.train_loss, "val_loss": result.val_loss,
+           "seconds": time.perf_counter() - started, "improved": True}
+    if result.alpha is None:
+        log.info("%s fitted: train_loss %.6f  val_loss %.6f", family, result.train_loss,
+                 result.val_loss)
+        return [row], {}
+    log.info("%s: validation MSE per alpha %s; chose alpha %g (val_loss %.6f)", family,
+             ", ".join(f"{a:g}: {v:.6f}" for a, v in zip(ridge_alphas, result.val_losses)),
+             result.alpha, result.val_loss)
+    return [row], {"ridge_alpha": result.alpha}
 
 
 def _save_attention(path: Path, song_ids, attention, lengths) -> None:
@@ -293,17 +355,36 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
                  predictions_path: Path, description: dict) -> dict:
     """Mean and std over folds of each metric, plus pooled out-of-fold predictions.
 
+    Keys: for each of ``METRIC_NAMES`` ``m``, ``m_std`` (spread over folds) and
+    ``m_seed_std``; ``r2_pooled``, R² of all out-of-fold frames pooled (one number, no
+    std: every song is predicted once, by the fold that held it out); ``val_loss`` and
+    ``val_loss_std``, mean and std over folds of the validation MSE of the restored model
+    (``best_val_loss``: what a user can select on without the test folds); ``baseline``,
+    whether the model is a closed-form baseline (``mer.models.is_baseline``, unless
+    ``description`` already says); ``n_folds``,
+    ``n_seeds``, ``epochs_mean`` and ``folds`` (every fold's metrics.json).
+
     With several training seeds (``train.seeds``) each fold's metric is first averaged over
     the seeds, so ``<metric>_std`` is the spread over folds of those averages;
     ``<metric>_seed_std`` is the spread over seeds of each seed's mean over folds (0 with
-    one seed). Out-of-fold predictions are averaged over the seeds, frame by frame.
+    one seed). Out-of-fold predictions are averaged over the seeds, frame by frame, before
+    ``r2_pooled`` is computed.
     """
-    runs = [json.loads(Path(p).read_text()) for p in fold_metric_paths]
-    for run in runs:
+    from mer.metrics import r2
+
+    runs = []
+    for path in fold_metric_paths:
+        run = json.loads(Path(path).read_text())
+        missing = [key for key in (*METRIC_NAMES, "fold", "epochs", "best_val_loss") if key not in run]
+        if missing:
+            raise DataError(f"{path}: fold metrics lack {', '.join(missing)} (written by an older "
+                            f"mer); re-run its training job")
         run.setdefault("seed_index", 0)
+        runs.append(run)
     table = pd.DataFrame(runs).sort_values(["seed_index", "fold"])
-    per_fold = table.groupby("fold")[list(METRIC_NAMES)].mean()
-    per_seed = table.groupby("seed_index")[list(METRIC_NAMES)].mean()
+    columns = [*METRIC_NAMES, "best_val_loss"]
+    per_fold = table.groupby("fold")[columns].mean()
+    per_seed = table.groupby("seed_index")[columns].mean()
     summary = dict(description)
     summary["n_folds"] = len(per_fold)
     summary["n_seeds"] = len(per_seed)
@@ -311,13 +392,25 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
         summary[metric] = float(np.nanmean(per_fold[metric].to_numpy(dtype=float)))
         summary[f"{metric}_std"] = _std(per_fold[metric])
         summary[f"{metric}_seed_std"] = _std(per_seed[metric])
-    summary["epochs_mean"] = float(table["epochs"].mean())
-    summary["folds"] = sorted(runs, key=lambda run: (run["seed_index"], run["fold"]))
     oof = pd.concat([pd.read_csv(p).assign(fold=int(m["fold"]))
                      for p, m in zip(fold_prediction_paths, runs)], ignore_index=True)
     oof = (oof.groupby(["song_id", "frame"], sort=True, as_index=False)
               .agg(time_s=("time_s", "first"), annotation=("annotation", "first"),
                    prediction=("prediction", "mean"), fold=("fold", "first")))
+    summary["r2_pooled"] = (r2(oof["annotation"].to_numpy()[None], oof["prediction"].to_numpy()[None])
+                            if len(oof) else float("nan"))
+    summary["val_loss"] = float(np.nanmean(per_fold["best_val_loss"].to_numpy(dtype=float)))
+    summary["val_loss_std"] = _std(per_fold["best_val_loss"])
+    if "baseline" not in summary:  # the workflow passes it, so its jobs need not import torch
+        summary["baseline"] = _is_baseline(description.get("model"))
+    summary["baseline"] = bool(summary["baseline"])
+    summary["epochs_mean"] = float(table["epochs"].mean())
+    summary["folds"] = sorted(runs, key=lambda run: (run["seed_index"], run["fold"]))
     write_csv_atomic(oof, predictions_path)
     write_json_atomic(summary, summary_path)
     return summary
+
+
+def _is_baseline(model_name) -> bool:
+    from mer.models import is_baseline  # imported here: torch is heavy
+    return bool(model_name) and is_baseline(model_name)

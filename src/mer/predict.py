@@ -87,7 +87,7 @@ def predict_song(path, bundles: dict[str, Bundle]) -> SongPrediction:
     features: dict[str, np.ndarray] = {}
     by_mode: dict[str, set[str]] = {}
     for bundle in bundles.values():
-        by_mode.setdefault(bundle.compare_mode, set()).add(bundle.feature_set)
+        by_mode.setdefault(bundle.compare_mode, set()).add(bundle.predict_feature_set)
     try:
         for mode, sets in by_mode.items():  # each block computed once per mode
             features.update(extract_clip_features(audio, sorted(sets), compare_mode=mode))
@@ -97,7 +97,8 @@ def predict_song(path, bundles: dict[str, Bundle]) -> SongPrediction:
     curves = {"time_s": frame_end_times(n_frames)}
     attention = {}
     for target, bundle in bundles.items():
-        values, weights = predict(bundle.model, bundle.normalise(features[bundle.feature_set])[None])
+        values, weights = predict(bundle.model,
+                                  bundle.normalise(features[bundle.predict_feature_set])[None])
         curves[target] = np.clip(values[0].astype(np.float64), *VALUE_RANGE)
         if weights is not None:
             attention[target] = weights[0]

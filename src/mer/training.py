@@ -1,12 +1,24 @@
-"""Training loop of the paper's protocol, prediction, checkpoints.
+"""Training loop of the paper's protocol, and prediction.
 
 Protocol (paper, "Training protocol"; other settings TensorFlow 1.14 / Keras defaults):
 
 * Loss: MSE over all (real) frames of all songs in a minibatch.
-* Optimiser: RMSprop, learning rate 1e-3. TensorFlow's defaults are rho = 0.9 and
-  epsilon = 1e-7; torch's are alpha = 0.99 and eps = 1e-8, so both are set explicitly
-  (torch's ``alpha`` is TensorFlow's ``rho``). TF adds epsilon inside the square root and
-  torch outside it; with eps = 1e-7 the difference is negligible and is not emulated.
+* Optimiser: RMSprop (``mer.optim``), learning rate 1e-3. TensorFlow's defaults are
+  rho = 0.9 and epsilon = 1e-7; torch's are alpha = 0.99 and eps = 1e-8, so both are set
+  explicitly (torch's ``alpha`` is TensorFlow's ``rho``). TF 1.14 adds epsilon inside the
+  square root, torch outside it (``config.rmsprop_eps``: ``"inside"``, the default, or
+  ``"outside"``). The difference is not negligible: inside, the step of a parameter whose
+  gradients are below sqrt(eps) = 3.2e-4 shrinks with them (docs/training.md measures it).
+* Initialisation (``config.init``, ``mer.models.init``): ``fit`` first re-draws the
+  model's weights by Keras' defaults (``"keras"``, the default: Glorot-uniform kernels,
+  orthogonal recurrent weights, zero biases with forget-gate bias 1), or keeps torch's
+  (``"torch"``). So ``fit`` always trains from a fresh initialisation with ``"keras"``.
+* Device (``config.device``): data stay on the CPU and each minibatch is moved to the
+  device; every tensor the models make (masks, positions, fed-back predictions) is
+  created on the device of their input. ``config.deterministic`` (default True) turns on
+  deterministic algorithms and cuDNN / cuBLAS determinism for the fit (``_determinism``);
+  ``config.autocast = "bf16"`` runs the training forward pass under bfloat16 autocast
+  (the loss in float32; validation and ``predict`` in float32).
 * Minibatches of ``batch_size`` songs, reshuffled every epoch by a ``torch.Generator``
   seeded from ``config.seed`` (the last batch may be smaller).
 * Early stopping as Keras ``EarlyStopping(monitor="val_loss", min_delta, patience,
@@ -37,11 +49,7 @@ losses and predictions.
 from __future__ import annotations
 
 import copy
-import functools
-import json
-import pickle
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -51,13 +59,21 @@ import numpy as np
 import torch
 from torch import nn
 
+# re-exported, so ``from mer.training import RMSprop, save_checkpoint, load_checkpoint,
+# resolve_device, training_gpus`` works
+from mer.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from mer.batches import as_tensors, crop_to_longest, minibatch, n_features, real_frames
+from mer.devices import (AUTOCAST_MODES, DEVICES, autocast, determinism, native_cpu_kernels,
+                         resolve_device, training_gpus)
 from mer.errors import ConfigError, DataError
-from mer.frames import checked_lengths
-from mer.io import atomic_path
+from mer.models.init import INIT_SCHEMES, initialise
+from mer.optim import EPS_PLACEMENTS, RMSprop
+
+__all__ = ["AUTOCAST_MODES", "CHECKPOINT_FORMAT", "DEVICES", "FEEDBACK_MODES", "RMSprop", "TrainConfig",
+           "config_dict", "fit", "load_checkpoint", "predict", "resolve_device",
+           "save_checkpoint", "training_gpus"]
 
 FEEDBACK_MODES = ("free_running", "teacher_forcing")
-DEVICES = ("auto", "cpu", "cuda")
-CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -72,181 +88,37 @@ class TrainConfig:
     seed: int = 0
     feedback: str = "free_running"   # or "teacher_forcing"
     device: str = "cpu"              # "auto" | "cpu" | "cuda"
+    init: str = "keras"              # "keras" (TF 1.14 defaults) | "torch"; mer.models.init
+    rmsprop_eps: str = "inside"      # "inside" sqrt(ms + eps) (TF 1.14) | "outside" (torch)
+    deterministic: bool = True       # cuDNN / cuBLAS determinism on CUDA (see fit)
+    autocast: str = "none"           # "none" | "bf16": forward pass and loss under autocast
 
     def validate(self) -> None:
         for key in ("max_epochs", "batch_size", "patience"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"training.{key} must be a positive integer, got {value!r}")
+                raise ConfigError(f"train.{key} must be a positive integer, got {value!r}")
         for key in ("learning_rate", "eps"):
             if not getattr(self, key) > 0:
-                raise ConfigError(f"training.{key} must be > 0, got {getattr(self, key)!r}")
+                raise ConfigError(f"train.{key} must be > 0, got {getattr(self, key)!r}")
         if not 0 <= self.rho < 1:
-            raise ConfigError(f"training.rho must be in [0, 1), got {self.rho!r}")
+            raise ConfigError(f"train.rho must be in [0, 1), got {self.rho!r}")
         if not self.min_delta >= 0:
-            raise ConfigError(f"training.min_delta must be >= 0, got {self.min_delta!r}")
+            raise ConfigError(f"train.min_delta must be >= 0, got {self.min_delta!r}")
         if self.feedback not in FEEDBACK_MODES:
-            raise ConfigError(f"training.feedback must be one of {FEEDBACK_MODES}, "
+            raise ConfigError(f"train.feedback must be one of {FEEDBACK_MODES}, "
                               f"got {self.feedback!r}")
         if self.device not in DEVICES:
-            raise ConfigError(f"training.device must be one of {DEVICES}, "
+            raise ConfigError(f"train.device must be one of {DEVICES}, "
                               f"got {self.device!r}")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device 'cuda' was asked for but torch sees no CUDA GPU; "
-                              "use 'cpu' or 'auto'")
-        return torch.device("cuda")
-    raise ConfigError(f"device must be one of {DEVICES}, got {name!r}")
-
-
-def training_gpus(device: str) -> int:
-    """GPUs one training job needs with ``device``, for the scheduler's ``gpu`` resource.
-
-    ``"cuda"`` needs one; ``"auto"`` needs one when torch sees a GPU on the machine that
-    asks (the one running Snakemake: on a cluster whose login node has no GPU, say
-    ``cuda`` to request one); ``"cpu"`` none.
-    """
-    if device not in DEVICES:
-        raise ConfigError(f"training.device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return int(torch.cuda.is_available())
-    return int(device == "cuda")
-
-
-def _as_lengths(lengths, n_songs: int, n_frames: int, what: str) -> np.ndarray | None:
-    """Validated lengths as int64, or None when every song fills all ``n_frames``."""
-    try:
-        return checked_lengths(lengths, n_songs, n_frames)
-    except ValueError as error:
-        raise DataError(f"{what} {error}") from None
-
-
-def _as_song_tensors(x: list, y, what: str):
-    """Songs given one by one, (length_i, n_features) each: per-song tensors, so nothing is
-    padded until a minibatch is built (DEAM's few long songs would otherwise make every
-    song as long as the longest). Songs of one length are stacked as before. ``y``: one
-    (length_i,) array per song, or an (n_songs, T >= longest) array cropped per song."""
-    songs = [np.asarray(song) for song in x]
-    if not songs or any(song.ndim != 2 or len(song) == 0 for song in songs):
-        raise DataError(f"{what} features must be non-empty (length_i, n_features) arrays, one "
-                        f"per song; got shapes {[song.shape for song in songs][:5]}")
-    if len({song.shape[1] for song in songs}) > 1:
-        raise DataError(f"{what} songs have different numbers of features: "
-                        f"{sorted({song.shape[1] for song in songs})}")
-    lengths = np.array([len(song) for song in songs], dtype=np.int64)
-    targets = None if y is None else [np.asarray(row)[:n] for row, n in zip(y, lengths)]
-    if targets is not None and (len(targets) != len(songs) or
-                                any(t.shape != (n,) for t, n in zip(targets, lengths))):
-        raise DataError(f"{what} targets must give each song one value per frame "
-                        f"(lengths {lengths[:5].tolist()}...)")
-    if (lengths == lengths[0]).all():
-        return _as_tensors(np.stack(songs), None if targets is None else np.stack(targets), what)
-    for row, song in enumerate(songs):
-        if not np.isfinite(song).all():
-            raise DataError(f"{what} features of song {row} (row index) contain NaN or "
-                            f"infinite values")
-        if targets is not None and not np.isfinite(targets[row]).all():
-            raise DataError(f"{what} targets of song {row} (row index) contain NaN or "
-                            f"infinite values")
-    x_songs = [torch.as_tensor(song, dtype=torch.float32) for song in songs]
-    y_songs = None if targets is None else [torch.as_tensor(t, dtype=torch.float32) for t in targets]
-    return x_songs, y_songs, torch.as_tensor(lengths)
-
-
-def _n_features(x) -> int:
-    return int(x[0].shape[-1]) if isinstance(x, list) else int(x.shape[2])
-
-
-def _as_tensors(x: np.ndarray, y: np.ndarray | None, what: str, lengths=None
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Checked tensors ``x``, ``y`` and ``lengths`` (None when every frame is real).
-
-    With lengths only the real frames must be finite; padded targets become 0 (features
-    are left as they are: the models zero their padding themselves).
-    """
-    if isinstance(x, (list, tuple)):
-        if lengths is not None:
-            raise DataError(f"{what}: songs given one by one carry their own lengths; "
-                            f"do not pass lengths too")
-        return _as_song_tensors(list(x), y, what)
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[0] == 0:
-        raise DataError(f"{what} features must be (n_songs > 0, T, n_features), "
-                        f"got shape {x.shape}")
-    lengths = _as_lengths(lengths, x.shape[0], x.shape[1], what)
-    if lengths is None:
-        if not np.isfinite(x).all():
-            raise DataError(f"{what} features contain NaN or infinite values (if those are "
-                            f"padded frames, pass the songs' lengths)")
-    else:
-        for song, length in enumerate(lengths):  # one song at a time: no full-size copy
-            if not np.isfinite(x[song, :length]).all():
-                raise DataError(f"{what} features of song {song} (row index) contain NaN or "
-                                f"infinite values in its {length} real frames")
-    x_tensor = torch.as_tensor(x, dtype=torch.float32)
-    lengths_tensor = None if lengths is None else torch.as_tensor(lengths)
-    if y is None:
-        return x_tensor, None, lengths_tensor
-    y = np.asarray(y)
-    if y.shape != x.shape[:2]:
-        raise DataError(f"{what} targets have shape {y.shape}, expected {x.shape[:2]} "
-                        f"(n_songs, T) to match the features")
-    if lengths is None:
-        if not np.isfinite(y).all():
-            raise DataError(f"{what} targets contain NaN or infinite values (if those are "
-                            f"padded frames, pass the songs' lengths)")
-        return x_tensor, torch.as_tensor(y, dtype=torch.float32), None
-    real = np.arange(y.shape[1]) < lengths[:, None]
-    bad = ~np.isfinite(np.where(real, y, 0.0)).all(axis=1)
-    if bad.any():
-        raise DataError(f"{what} targets contain NaN or infinite values in real frames "
-                        f"(within lengths), e.g. in song {int(np.argmax(bad))} (row index)")
-    y_tensor = torch.as_tensor(np.where(real, y, 0.0), dtype=torch.float32)
-    return x_tensor, y_tensor, lengths_tensor
-
-
-def _crop_to_longest(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor | None
-                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Drop the frames beyond the longest song; lengths None if then every frame is real."""
-    if lengths is None or isinstance(x, list):
-        return x, y, lengths
-    n_frames = int(lengths.max())
-    if n_frames < x.shape[1]:
-        x = x[:, :n_frames].contiguous()
-        y = None if y is None else y[:, :n_frames].contiguous()
-    return x, y, None if bool((lengths == n_frames).all()) else lengths
-
-
-def _minibatch(x: torch.Tensor, y: torch.Tensor | None, lengths: torch.Tensor,
-               index: torch.Tensor, device: torch.device
-               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Songs ``index`` cropped to their longest one, on ``device``; lengths None when all
-    are that long (the model then runs its unpadded code)."""
-    batch_lengths = lengths[index]
-    n_frames = int(batch_lengths.max())
-    if isinstance(x, list):  # songs one by one: padded here, to this batch's longest
-        from torch.nn.utils.rnn import pad_sequence
-        rows = index.tolist()
-        xb = pad_sequence([x[i] for i in rows], batch_first=True).to(device)
-        yb = None if y is None else pad_sequence([y[i] for i in rows], batch_first=True).to(device)
-    else:
-        xb = x[index, :n_frames].to(device)
-        yb = None if y is None else y[index, :n_frames].to(device)
-    if bool((batch_lengths == n_frames).all()):
-        return xb, yb, None
-    return xb, yb, batch_lengths.to(device)
-
-
-def _real_frames(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
-    return torch.arange(n_frames, device=lengths.device) < lengths.unsqueeze(1)
+        for key, allowed in (("init", INIT_SCHEMES), ("rmsprop_eps", EPS_PLACEMENTS),
+                             ("autocast", AUTOCAST_MODES)):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"train.{key} must be one of {allowed}, "
+                                  f"got {getattr(self, key)!r}")
+        if not isinstance(self.deterministic, bool):
+            raise ConfigError(f"train.deterministic must be true or false, "
+                              f"got {self.deterministic!r}")
 
 
 def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -264,60 +136,15 @@ def _mean_squared_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             return total / y.numel()
         order = torch.argsort(lengths, stable=True)  # similar lengths together: less padding
         for start in range(0, len(x), batch_size):
-            xb, yb, lb = _minibatch(x, y, lengths, order[start:start + batch_size], device)
+            xb, yb, lb = minibatch(x, y, lengths, order[start:start + batch_size], device)
             squared = (model(xb, lengths=lb)[0] - yb) ** 2
             if lb is not None:
-                squared = torch.where(_real_frames(lb, xb.shape[1]), squared, 0.0)
+                squared = torch.where(real_frames(lb, xb.shape[1]), squared, 0.0)
             total += float(squared.sum())
     return total / int(lengths.sum())
 
 
-class RMSprop:
-    """RMSprop exactly as ``torch.optim.RMSprop(lr=lr, alpha=rho, eps=eps)`` computes it on the
-    CPU: the same in-place operations in the same order, so the same weights bit for bit
-    (tests/test_training.py checks it).
-
-    Written here, not taken from torch.optim, because the first use of any torch.optim
-    optimiser imports torch._dynamo: ~1.5 s, a third of a small model's training job, paid
-    by every one of the default run's 160 jobs. We never compile, so we never need it.
-    """
-
-    def __init__(self, parameters, *, lr: float, rho: float, eps: float):
-        self.parameters = [p for p in parameters if p.requires_grad]
-        self.lr, self.rho, self.eps = lr, rho, eps
-        self.square_averages = [torch.zeros_like(p, memory_format=torch.preserve_format)
-                                for p in self.parameters]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for parameter in self.parameters:
-            parameter.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for parameter, square_average in zip(self.parameters, self.square_averages):
-            if parameter.grad is None:
-                continue
-            grad = parameter.grad
-            square_average.mul_(self.rho).addcmul_(grad, grad, value=1 - self.rho)
-            parameter.addcdiv_(grad, square_average.sqrt().add_(self.eps), value=-self.lr)
-
-
-def _native_cpu_kernels(function):
-    """Run ``function`` with oneDNN off. On the CPU, ATen's own LSTM kernels train faster
-    than oneDNN's on our input sizes (LSTM_32, 64 songs x 61 frames x 6373 ComParE dims,
-    1 thread: 0.55 s per epoch against 0.69-0.89 s); results are deterministic either way."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        enabled = torch.backends.mkldnn.enabled
-        torch.backends.mkldnn.enabled = False
-        try:
-            return function(*args, **kwargs)
-        finally:
-            torch.backends.mkldnn.enabled = enabled
-    return wrapper
-
-
-@_native_cpu_kernels
+@native_cpu_kernels
 def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         val_x: np.ndarray | None, val_y: np.ndarray | None, config: TrainConfig, *,
         log: Callable[[str], None] | None = None, train_lengths=None,
@@ -338,19 +165,28 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
     """
     config.validate()
     device = resolve_device(config.device)
-    x, y, lengths = _crop_to_longest(*_as_tensors(train_x, train_y, "training", train_lengths))
+    with determinism(config.deterministic, device):
+        return _fit(model, train_x, train_y, val_x, val_y, config, device, log=log,
+                    train_lengths=train_lengths, val_lengths=val_lengths)
+
+
+def _fit(model, train_x, train_y, val_x, val_y, config: TrainConfig, device: torch.device, *,
+         log, train_lengths, val_lengths) -> list[dict]:
+    x, y, lengths = crop_to_longest(*as_tensors(train_x, train_y, "training", train_lengths))
     has_validation = val_x is not None
     if val_lengths is not None and not has_validation:
         raise DataError("validation lengths were given without validation features")
     if has_validation:
         if val_y is None:
             raise DataError("validation features were given without validation targets")
-        vx, vy, v_lengths = _crop_to_longest(
-            *_as_tensors(val_x, val_y, "validation", val_lengths))
-        if _n_features(vx) != _n_features(x):
-            raise DataError(f"validation has {_n_features(vx)} features, training {_n_features(x)}")
+        vx, vy, v_lengths = crop_to_longest(
+            *as_tensors(val_x, val_y, "validation", val_lengths))
+        if n_features(vx) != n_features(x):
+            raise DataError(f"validation has {n_features(vx)} features, training {n_features(x)}")
+    initialise(model, config.init)  # before .to(device): the same weights on any device
     model.to(device)
-    optimizer = RMSprop(model.parameters(), lr=config.learning_rate, rho=config.rho, eps=config.eps)
+    optimizer = RMSprop(model.parameters(), lr=config.learning_rate, rho=config.rho,
+                        eps=config.eps, eps_placement=config.rmsprop_eps)
     generator = torch.Generator().manual_seed(config.seed)
     teacher_forcing = config.feedback == "teacher_forcing"
 
@@ -360,28 +196,33 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
         started = time.perf_counter()
         model.train()
         order = torch.randperm(len(x), generator=generator)
-        loss_sum = 0.0
+        # summed on the device, read once per epoch: no host sync per step on a GPU
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, len(x), config.batch_size):
             batch = order[start:start + config.batch_size]
             optimizer.zero_grad(set_to_none=True)
             if lengths is None:
                 xb, yb = x[batch].to(device), y[batch].to(device)
-                prediction, _ = model(xb, yb if teacher_forcing else None)
+                with autocast(config.autocast, device):
+                    prediction, _ = model(xb, yb if teacher_forcing else None)
+                prediction = prediction.float()  # the loss in float32 under autocast too
                 loss = torch.mean((prediction - yb) ** 2)
                 weight = len(batch)
             else:
-                xb, yb, lb = _minibatch(x, y, lengths, batch, device)
-                prediction, _ = model(xb, yb if teacher_forcing else None, lengths=lb)
+                xb, yb, lb = minibatch(x, y, lengths, batch, device)
+                with autocast(config.autocast, device):
+                    prediction, _ = model(xb, yb if teacher_forcing else None, lengths=lb)
+                prediction = prediction.float()
                 if lb is None:
                     loss, weight = torch.mean((prediction - yb) ** 2), yb.numel()
                 else:  # masked MSE; padded targets are 0, padded predictions finite
-                    real = _real_frames(lb, xb.shape[1])
+                    real = real_frames(lb, xb.shape[1])
                     weight = int(lengths[batch].sum())
                     loss = torch.where(real, (prediction - yb) ** 2, 0.0).sum() / weight
             loss.backward()
             optimizer.step()
-            loss_sum += float(loss.detach()) * weight
-        train_loss = loss_sum / (len(x) if lengths is None else int(lengths.sum()))
+            loss_sum += loss.detach().double() * weight
+        train_loss = float(loss_sum) / (len(x) if lengths is None else int(lengths.sum()))
         if not math.isfinite(train_loss):
             raise DataError(f"training diverged: loss is {train_loss} at epoch {epoch}")
 
@@ -418,7 +259,7 @@ def fit(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray,
     return history
 
 
-@_native_cpu_kernels
+@native_cpu_kernels
 def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 64,
             device: str = "cpu", ragged_attention: bool = False
             ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray] | None]:
@@ -431,7 +272,7 @@ def predict(model: nn.Module, x: np.ndarray, *, lengths=None, batch_size: int = 
     ones (DEAM) then cost their own frames, not n x T x T.
     """
     torch_device = resolve_device(device)
-    x_tensor, _, lengths_tensor = _as_tensors(x, None, "prediction", lengths)
+    x_tensor, _, lengths_tensor = as_tensors(x, None, "prediction", lengths)
     model.to(torch_device).eval()
     if lengths_tensor is not None:
         predictions, per_song = _predict_padded(model, x_tensor, lengths_tensor, batch_size,
@@ -468,11 +309,11 @@ def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
     with torch.no_grad():
         for start in range(0, n_songs, batch_size):
             index = order[start:start + batch_size]
-            xb, _, lb = _minibatch(x, None, lengths, index, device)
+            xb, _, lb = minibatch(x, None, lengths, index, device)
             prediction, weights = model(xb, lengths=lb)
             cropped = xb.shape[1]
             if lb is not None:
-                prediction = prediction.masked_fill(~_real_frames(lb, cropped), math.nan)
+                prediction = prediction.masked_fill(~real_frames(lb, cropped), math.nan)
             rows = index.numpy()
             predictions[rows, :cropped] = prediction.cpu().numpy()
             if weights is not None:
@@ -482,46 +323,6 @@ def _predict_padded(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
                     length = int(lengths[row])
                     attention[row] = song_weights[:length, :length].copy()
     return predictions, attention
-
-
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, model_name: str,
-                    input_dim: int, model_options: dict[str, Any] | None = None,
-                    extra: dict[str, Any] | None = None) -> None:
-    """Write weights and the JSON-able settings that rebuild the model, atomically.
-
-    ``extra`` is free metadata (training config, fold, feature set, history...); it must
-    survive ``json.dumps`` so that ``torch.load(weights_only=True)`` can read it back.
-    """
-    meta = {"format": CHECKPOINT_FORMAT, "model_name": model_name, "input_dim": input_dim,
-            "model_options": dict(model_options or {}), "extra": dict(extra or {})}
-    try:
-        meta = json.loads(json.dumps(meta, allow_nan=True))
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"checkpoint metadata must be JSON-able: {error}") from error
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"meta": meta, "state_dict": state}, tmp)
-
-
-def load_checkpoint(path: str | os.PathLike, *, device: str = "cpu"
-                    ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint (evaluation mode) and return it with its meta."""
-    from mer.models import build_model
-
-    try:
-        payload = torch.load(path, map_location=resolve_device(device), weights_only=True)
-        meta, state = payload["meta"], payload["state_dict"]
-    except (OSError, RuntimeError, KeyError, IndexError, TypeError,
-            pickle.UnpicklingError) as error:
-        raise DataError(f"cannot read checkpoint {path} (not a mer checkpoint, or written "
-                        f"by an incompatible version): {error}") from error
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"checkpoint {path} has format {meta.get('format')!r}, "
-                        f"this version reads {CHECKPOINT_FORMAT}")
-    model = build_model(meta["model_name"], meta["input_dim"], **meta["model_options"])
-    model.load_state_dict(state)
-    model.to(resolve_device(device)).eval()
-    return model, meta
 
 
 def config_dict(config: TrainConfig) -> dict[str, Any]:

@@ -29,6 +29,11 @@ N_FOLDS = n_test_folds(config["cv"]["split"], config["cv"]["folds"])  # 1 for me
 N_SEEDS = config["train"]["seeds"]  # training seeds per configuration
 N_SHARDS = config["features"]["shards"]
 
+# Whether any feature set of the grid is computed from audio (a DEAM run on its shipped
+# deam260 features alone needs none), and whether one is read from DEAM's features/.
+NEEDS_AUDIO = any(not lookup_feature_set(name).precomputed for name in FEATURE_SETS)
+USES_SHIPPED_FEATURES = any(lookup_feature_set(name).precomputed for name in FEATURE_SETS)
+
 RAW = f"data/raw/{DATASET}"
 FEATURES = f"data/features/{DATASET}"
 RESULTS = f"results/{DATASET}"
@@ -86,7 +91,7 @@ def feature_memory_mb(wildcards):
 def train_options():
     """Training params one train_fold job depends on (its rerun trigger)."""
     keys = ("batch_size", "learning_rate", "rho", "eps", "patience", "min_delta", "feedback",
-            "device")
+            "device", "init", "rmsprop_eps", "deterministic", "autocast")
     return {"max_epochs": MAX_EPOCHS, **{key: config["train"][key] for key in keys}}
 
 
@@ -133,16 +138,29 @@ def report_outputs():
         "reports/tables/cv_summary.md",
         *[f"reports/tables/table{n}.md" for n in (1, 2, 3, 4)],
         "reports/tables/paired_comparison.md",
+        "reports/tables/claims.md",
         "reports/figures/fig1_prediction.png",
         "reports/figures/fig2_error_histograms.png",
         "reports/plots",
     ]
     if models_of_family("AT", figure_set):
-        outputs += ["reports/figures/fig3_attention_maps.png", "reports/figures/fig4_attended_frames.png",
-                    "reports/figures/fig5_chromagrams.png"]
+        outputs += ["reports/figures/fig3_attention_maps.png", "reports/figures/fig4_attended_frames.png"]
+        if NEEDS_AUDIO:  # chromagrams are computed from the clips (see run_notes)
+            outputs.append("reports/figures/fig5_chromagrams.png")
+    outputs.append(f"{RESULTS}/dataset_notes.json")
     if models_of_family("BAT", figure_set):
         outputs.append("reports/figures/fig6_bat_attention_maps.png")
     return outputs
+
+
+def run_notes():
+    """Notes about this run's outputs for results/{dataset}/dataset_notes.json (e.g. a
+    figure skipped because the run has no audio)."""
+    notes = []
+    if not NEEDS_AUDIO and models_of_family("AT", config["report"]["table1"]["feature_set"]):
+        notes.append("Figure 5 (chromagrams) needs audio; skipped: every feature set of the grid "
+                     "is read from DEAM's shipped features, so the run reads no audio")
+    return notes
 
 
 def model_options_by_name():

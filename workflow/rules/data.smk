@@ -5,7 +5,7 @@
 
 import math
 
-from mer.data.check import local_fingerprint
+from mer.data.imports import local_fingerprint
 
 EMOMUSIC_ARCHIVES = ["clips_45sec.tar.gz", "annotations.tar.gz"]
 DEAM_ARCHIVES = {"audio": "DEAM_audio.zip", "annotations": "DEAM_Annotations.zip",
@@ -14,16 +14,39 @@ DEAM_ARCHIVES = {"audio": "DEAM_audio.zip", "annotations": "DEAM_Annotations.zip
 
 def deam_archives(wildcards):
     """The DEAM archives to download: none with `datasets.deam.path` (the user's copy);
-    features.zip only when a grid uses the deam260 set it holds."""
+    DEAM_audio.zip only when a feature set is computed from audio, features.zip only when
+    a grid uses the deam260 set it holds."""
     if config["datasets"]["deam"]["path"]:
         return []
-    keys = ["audio", "annotations"] + (["features"] if "deam260" in FEATURE_SETS else [])
+    keys = (["audio"] if NEEDS_AUDIO else []) + ["annotations"] + (["features"] if USES_SHIPPED_FEATURES else [])
     return [f"data/raw/deam-archives/{DEAM_ARCHIVES[key]}" for key in keys]
 
 
 rule dataset:
     input:
         RAW,
+
+
+# The songs a run uses and what the import noted (DEAM's quirks, songs left out, figures
+# skipped), for the tables and metrics.json: results/{dataset}/dataset_notes.json.
+rule dataset_notes:
+    input:
+        RAW,
+    output:
+        f"{RESULTS}/dataset_notes.json",
+    params:
+        dataset=DATASET,
+        extra_notes=run_notes(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{LOGS}/dataset_notes.log",
+    benchmark:
+        f"{LOGS}/dataset_notes.benchmark.tsv"
+    script:
+        "../scripts/write_dataset_notes.py"
 
 
 rule generate_synthetic_dataset:
@@ -92,6 +115,7 @@ rule import_local_dataset:
     params:
         path=config["datasets"]["local"]["path"],
         fingerprint=local_fingerprint(config["datasets"]["local"]["path"]) if DATASET == "local" else None,
+        allow_missing_audio=config["datasets"]["local"].get("allow_missing_audio", False),
     threads: 1
     resources:
         mem_mb=1000,
@@ -114,6 +138,9 @@ rule import_deam_dataset:
         path=config["datasets"]["deam"]["path"],
         fingerprint=(local_fingerprint(config["datasets"]["deam"]["path"])
                      if DATASET == "deam" and config["datasets"]["deam"]["path"] else None),
+        allow_missing_audio=config["datasets"]["deam"].get("allow_missing_audio", False),
+        needs_audio=NEEDS_AUDIO,
+        needs_features=USES_SHIPPED_FEATURES,
     threads: 1
     resources:
         mem_mb=1000,

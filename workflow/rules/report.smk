@@ -41,6 +41,7 @@ rule make_tables:
         dataset=DATASET,
         table1=config["report"]["table1"],
         baseline_model=BASELINE_MODEL,
+        cv=config["cv"],  # paper columns only for 10-fold CV on emoMusic
     threads: 1
     resources:
         mem_mb=500,
@@ -64,6 +65,7 @@ rule compare_families:
         dataset=DATASET,
         n_resamples=config["report"]["bootstrap_resamples"],
         seed=config["seed"],
+        selection=config["report"]["selection"],
     threads: 1
     resources:
         mem_mb=1000,
@@ -74,6 +76,33 @@ rule compare_families:
         f"{LOGS}/report/compare_families.benchmark.tsv"
     script:
         "../scripts/compare_families.py"
+
+
+rule make_claims:
+    input:
+        summaries=cv_summaries(),
+        predictions=oof_predictions(),
+        # C3, C3b: the attention of every AT model on the claims' feature set (first seed)
+        attention=fold_files("attention.npz", models_of_family("AT", REPORT_FEATURE_SET), [REPORT_FEATURE_SET], seeds=[0]),
+    output:
+        md="reports/tables/claims.md",
+        csv=_table("claims", "claims"),
+    params:
+        dataset=DATASET,
+        feature_set=REPORT_FEATURE_SET,
+        claims=config["report"]["claims"],
+        selection=config["report"]["selection"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{LOGS}/report/make_claims.log",
+    benchmark:
+        f"{LOGS}/report/make_claims.benchmark.tsv"
+    script:
+        "../scripts/make_claims.py"
 
 
 rule plot_figure1:

@@ -2,9 +2,20 @@
 # summaries. `seed{r}` is the r-th training seed (`train.seeds`); the fold split is shared.
 
 
+from mer.models import is_baseline
+
+
 rule train:
     input:
         cv_summaries(),
+        f"{RESULTS}/dataset_notes.json",
+
+
+def ridge_alphas(wildcards):
+    """`train.ridge_alphas` for the ridge baselines, None for every other model (so that a
+    new penalty grid reruns only the ridge jobs)."""
+    family = parse_model_name(wildcards.model).family
+    return config["train"]["ridge_alphas"] if family in ("RIDGE", "RIDGE_SONG") else None
 
 
 rule split_folds:
@@ -47,6 +58,7 @@ rule train_fold:
         validation_fraction=config["cv"]["validation_fraction"],
         train=train_options(),
         model_options=model_options,
+        ridge_alphas=ridge_alphas,
     threads: 1
     resources:
         mem_mb=feature_memory_mb,
@@ -77,6 +89,7 @@ rule summarize_cv:
         predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/predictions.csv",
     params:
         dataset=DATASET,
+        baseline=lambda wildcards: is_baseline(wildcards.model),  # known here: the job need not import torch
     threads: 1
     resources:
         mem_mb=500,

@@ -2,12 +2,13 @@
 
 import logging
 
-from mer.data.check import import_local_dataset
+from mer.data.imports import import_local_dataset
 from mer.jobs import run_job
 
 
 def main(sm):
-    report = import_local_dataset(sm.params.path, sm.output[0])
+    report = import_local_dataset(sm.params.path, sm.output[0],
+                                  allow_missing_audio=sm.params.allow_missing_audio)
     logging.getLogger("mer").info("%s", report.format())
 
 

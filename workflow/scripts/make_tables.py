@@ -1,7 +1,7 @@
 """Write the DVC metrics files, the all-models table and Tables 1-4."""
 
 from mer.jobs import run_job
-from mer.reports.tables import write_result_tables
+from mer.reports.table_files import write_result_tables
 
 
 def main(sm):
@@ -9,7 +9,7 @@ def main(sm):
     write_result_tables(list(sm.input), dataset=sm.params.dataset,
                         table1_target=sm.params.table1["target"],
                         table1_feature_set=sm.params.table1["feature_set"],
-                        baseline_model=sm.params.baseline_model,
+                        baseline_model=sm.params.baseline_model, cv=sm.params.cv,
                         metrics_path=out.metrics, best_models_path=out.best_models,
                         summary_md=out.summary_md, summary_csv=out.summary_csv,
                         table1_md=out.table1_md, table1_csv=out.table1_csv,

@@ -13,7 +13,8 @@ def main(sm):
     annotations = dataset_layout(sm.params.dataset).load_annotations(sm.input[0])
     folds = make_folds(annotations.song_ids, split=sm.params.split, n_folds=sm.params.folds,
                        seed=sm.params.seed, info=annotations.info,
-                       info_path=Path(sm.input[0]) / ANNOTATIONS_DIR / SONGS_INFO)
+                       info_path=Path(sm.input[0]) / ANNOTATIONS_DIR / SONGS_INFO,
+                       dataset=sm.params.dataset)
     write_csv_atomic(folds, sm.output[0])
 
 

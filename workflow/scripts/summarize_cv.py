@@ -8,7 +8,8 @@ def main(sm):
     summarize_cv(sm.input.metrics, sm.input.predictions, summary_path=sm.output.summary,
                  predictions_path=sm.output.predictions,
                  description={"dataset": sm.params.dataset, "target": sm.wildcards.target,
-                              "feature_set": sm.wildcards.feature_set, "model": sm.wildcards.model})
+                              "feature_set": sm.wildcards.feature_set, "model": sm.wildcards.model,
+                              "baseline": bool(sm.params.baseline)})
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -27,6 +27,7 @@ def main(sm):
         dataset=sm.params.dataset,
         feature_set=sm.wildcards.feature_set,
         seed_index=seed_index,
+        ridge_alphas=sm.params.ridge_alphas,
     )
 
 

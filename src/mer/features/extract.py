@@ -67,9 +67,11 @@ def _check_frames(audio: np.ndarray, frames: np.ndarray | None) -> np.ndarray:
                          f"(audio is {audio.size / SAMPLE_RATE:.2f} s long)")
     outside = frames[(frames < 0) | (frames >= available)]
     if outside.size:
-        raise AudioError(f"frame(s) {outside.tolist()} lie outside the audio: it is "
-                         f"{audio.size / SAMPLE_RATE:.2f} s long and holds whole "
-                         f"frames 0..{available - 1}")
+        raise AudioError(f"frame(s) {outside.tolist()} lie outside the audio: it decodes to "
+                         f"{audio.size / SAMPLE_RATE:.2f} s (whole frames 0..{available - 1}), "
+                         f"but {(int(frames.max()) + 1) * FRAME_SAMPLES / SAMPLE_RATE:.1f} s are "
+                         f"needed for the frames asked for (the annotations' last sample); "
+                         f"replace the file with a complete copy")
     return frames
 
 
@@ -82,6 +84,9 @@ def _compute_blocks(audio: np.ndarray, blocks: list[str], frames: np.ndarray,
         values.update(librosa_blocks(cropped, offset, librosa_names, frames))
     if "compare" in blocks:
         values["compare"] = compare_frames(audio, frames, compare_mode)
+    if "deam_lld" in blocks:
+        from mer.features.deam_features import deam_frames
+        values["deam_lld"] = deam_frames(audio, frames)
     return values
 
 

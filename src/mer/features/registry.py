@@ -8,6 +8,11 @@ function in ``mer.features.spectra`` (or ``compare``).
 ``compare`` has 6373 dimensions: the openSMILE ComParE_2016 functionals. The paper
 reports 6670 for "ComParE"; no openSMILE release we know of gives that count for this set,
 so the difference is recorded here and in the paper notes rather than padded away.
+
+``deam260`` (read from DEAM's ``features/<id>.csv``) and ``deam_features`` (the same 260
+columns computed from audio, ``mer.features.deam_features``) share their column names;
+``deam260`` names ``deam_features`` as its ``computed_by`` set, so a model trained on the
+shipped files can be exported and applied to any song.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ class Block:
 
     name: str
     dims: int
-    source: str  # "librosa", "opensmile", or "deam_csv" (read from DEAM's feature files)
+    source: str  # "librosa", "opensmile", "opensmile_lld" (DEAM's 260 from audio), or
+    # "deam_csv" (read from DEAM's feature files)
     description: str
 
 
@@ -36,6 +42,7 @@ class FeatureSet:
     blocks: tuple[str, ...]
     dims: int
     description: str
+    computed_by: str | None = None  # a set computed from audio with the same columns
 
     @property
     def precomputed(self) -> bool:
@@ -70,12 +77,15 @@ BLOCKS: dict[str, Block] = _blocks(
     Block("compare", 6373, "opensmile", "openSMILE ComParE_2016 functionals"),
     Block("deam260", 260, "deam_csv",
           "DEAM's own openSMILE features at 2 Hz (features/<id>.csv, 260 columns)"),
+    Block("deam_lld", 260, "opensmile_lld",
+          "DEAM's 260 columns from audio: mean and std of the 65 ComParE_2016 LLDs and their "
+          "deltas per 500 ms frame"),
 )
 
 
-def _feature_sets(*sets: tuple[str, tuple[str, ...], str]) -> dict[str, FeatureSet]:
-    return {name: FeatureSet(name, blocks, sum(BLOCKS[b].dims for b in blocks), description)
-            for name, blocks, description in sets}
+def _feature_sets(*sets: tuple) -> dict[str, FeatureSet]:
+    return {name: FeatureSet(name, blocks, sum(BLOCKS[b].dims for b in blocks), description, *extra)
+            for name, blocks, description, *extra in sets}
 
 
 FEATURE_SETS: dict[str, FeatureSet] = _feature_sets(
@@ -88,7 +98,10 @@ FEATURE_SETS: dict[str, FeatureSet] = _feature_sets(
                   "bandwidth", "contrast", "flatness", "rolloff", "zcr"),
      "the paper's 197-dim librosa set"),
     ("deam260", ("deam260",),
-     "DEAM only: the 260 openSMILE features the dataset ships, one row per 500 ms"),
+     "DEAM only: the 260 openSMILE features the dataset ships, one row per 500 ms",
+     "deam_features"),
+    ("deam_features", ("deam_lld",),
+     "DEAM's 260 openSMILE columns (deam260) computed from any audio"),
 )
 
 
@@ -105,8 +118,9 @@ def feature_set(name: str) -> FeatureSet:
 def block_columns(name: str) -> tuple[str, ...]:
     """Column names of one block: ``rms``; ``mfcc_00`` ... ``mfcc_19``; openSMILE's names."""
     block = BLOCKS[name]
-    if block.source == "deam_csv":  # the real names come from the files' header
-        return tuple(f"{name}_{i:03d}" for i in range(block.dims))
+    if block.source in ("deam_csv", "opensmile_lld"):  # DEAM's names, both ways
+        from mer.features.deam_features import deam_feature_names
+        return deam_feature_names()
     if block.source == "opensmile":
         from mer.features.compare import compare_feature_names
         return tuple(compare_feature_names())

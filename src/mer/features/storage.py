@@ -113,7 +113,7 @@ def _song_features(path: Path, set_name: str, frames: np.ndarray, compare_mode: 
     fset = feature_set(set_name)
     if fset.precomputed:
         from mer.data.deam import read_frame_features
-        values, columns = read_frame_features(path, frames)
+        values, columns = read_frame_features(path, frames, fset.columns)
         if values.shape[1] != fset.dims:
             raise DataError(f"{path}: {values.shape[1]} feature columns, {set_name} has "
                             f"{fset.dims}")
@@ -126,7 +126,7 @@ def _set_columns(set_name: str, path: Path) -> list[str]:
     fset = feature_set(set_name)
     if fset.precomputed:
         from mer.data.deam import read_frame_features
-        return read_frame_features(path, annotated_frames(1))[1]
+        return read_frame_features(path, annotated_frames(1), fset.columns)[1]
     return list(fset.columns)
 
 

@@ -2,8 +2,10 @@
 
 A model name is ``<FAMILY>_<n>[_<n>...]`` with positive integers ``n``: for the LSTM-based
 families they are the hidden sizes of the stacked LSTM layers (first layer first); for
-``TRANSFORMER`` a single number, the count of encoder layers. Adding a family is one entry
-in ``MODEL_FAMILIES``.
+``TRANSFORMER`` a single number, the count of encoder layers. The baselines (``MEAN``,
+``RIDGE``, ``RIDGE_SONG``; ``mer.models.baselines``) are size-less: the name is the family
+alone. Adding a family is one entry in ``MODEL_FAMILIES``; ``baseline=True`` marks a family
+fitted in closed form (``mer.models.baselines.fit_baseline``) instead of by ``mer.training``.
 
 Every model is a plain ``nn.Module`` with
 ``forward(x (B, T, input_dim), y_prev_true=None, lengths=None) -> (prediction (B, T),
@@ -25,11 +27,12 @@ from torch import nn
 
 from mer.errors import ConfigError
 from mer.models.attention import AttentionRegressor, reference_attention
+from mer.models.baselines import MeanBaseline, RidgeFrameBaseline, RidgeSongBaseline
 from mer.models.lstm import LSTMRegressor, StackedLSTM, real_frames
 from mer.models.transformer import TransformerRegressor
 
 __all__ = ["MODEL_FAMILIES", "ModelFamily", "ModelSpec", "build_model", "describe_model",
-           "has_attention", "parse_model_name", "count_parameters", "real_frames",
+           "has_attention", "is_baseline", "parse_model_name", "count_parameters", "real_frames",
            "reference_attention", "AttentionRegressor", "LSTMRegressor", "StackedLSTM",
            "TransformerRegressor"]
 
@@ -46,7 +49,8 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """``builder(input_dim, sizes_argument, **fixed, **options)`` builds the module."""
+    """``builder(input_dim, sizes_argument, **fixed, **options)`` builds the module
+    (``builder(input_dim, **fixed, **options)`` for a size-less family)."""
 
     builder: Callable[..., nn.Module]
     description: str
@@ -54,6 +58,8 @@ class ModelFamily:
     attention: bool                # whether the model exports attention weights
     single_size: bool = False      # sizes is one number passed as an int (layer count)
     fixed: dict[str, Any] = field(default_factory=dict)
+    sizeless: bool = False         # the name is the family alone (no _<n>)
+    baseline: bool = False         # fitted in closed form (mer.models.baselines), not trained
 
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {
@@ -77,6 +83,17 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {
         "linear projection + sinusoidal positions, Transformer encoder, linear output",
         "TRANSFORMER_<layers> (e.g. TRANSFORMER_1, TRANSFORMER_2, TRANSFORMER_4)",
         attention=True, single_size=True),
+    "MEAN": ModelFamily(
+        MeanBaseline, "baseline: the fitting songs' mean annotation for every frame",
+        "MEAN (no size)", attention=False, sizeless=True, baseline=True),
+    "RIDGE": ModelFamily(
+        RidgeFrameBaseline, "baseline: ridge regression per frame on the standardised "
+        "features (penalty chosen on the validation songs)",
+        "RIDGE (no size)", attention=False, sizeless=True, baseline=True),
+    "RIDGE_SONG": ModelFamily(
+        RidgeSongBaseline, "baseline: ridge regression on each song's mean feature vector, "
+        "one level for all frames of the song (penalty chosen on the validation songs)",
+        "RIDGE_SONG (no size)", attention=False, sizeless=True, baseline=True),
 }
 
 _NAME = re.compile(r"([A-Z]+)((?:_[1-9][0-9]*)+)")
@@ -91,16 +108,24 @@ def parse_model_name(name: str) -> ModelSpec:
     """``"AT_2048_1024"`` -> ``ModelSpec("AT", (2048, 1024))``; ConfigError if malformed."""
     if not isinstance(name, str):
         raise _invalid(str(name), "not a string")
+    if name in MODEL_FAMILIES and MODEL_FAMILIES[name].sizeless:
+        return ModelSpec(name, ())
+    for family_name, family in MODEL_FAMILIES.items():  # e.g. MEAN_3: a size-less family
+        if family.sizeless and re.fullmatch(re.escape(family_name) + r"(_[0-9]+)+", name):
+            raise _invalid(name, f"{family_name} takes no size; write {family_name!r}")
     match = _NAME.fullmatch(name)
     if match is None:
         hint = ""
-        if _NAME.fullmatch(name.upper().replace("-", "_")):
-            hint = f" (did you mean {name.upper().replace('-', '_')!r}?)"
-        raise _invalid(name, "expected FAMILY_<positive integer>[_<positive integer>...]"
-                       + hint)
+        normalised = name.upper().replace("-", "_")
+        if _NAME.fullmatch(normalised) or normalised in MODEL_FAMILIES:
+            hint = f" (did you mean {normalised!r}?)"
+        raise _invalid(name, "expected FAMILY_<positive integer>[_<positive integer>...] "
+                       "or a baseline's name" + hint)
     family, sizes_text = match.groups()
     if family not in MODEL_FAMILIES:
         raise _invalid(name, f"unknown family {family!r}")
+    if MODEL_FAMILIES[family].sizeless:
+        raise _invalid(name, f"{family} takes no size; write {family!r}")
     sizes = tuple(int(part) for part in sizes_text[1:].split("_"))
     if MODEL_FAMILIES[family].single_size and len(sizes) != 1:
         raise _invalid(name, f"{family} takes exactly one number")
@@ -110,6 +135,12 @@ def parse_model_name(name: str) -> ModelSpec:
 def has_attention(name: str) -> bool:
     """Whether ``predict`` returns attention weights for this model."""
     return MODEL_FAMILIES[parse_model_name(name).family].attention
+
+
+def is_baseline(name: str) -> bool:
+    """Whether ``name`` is a baseline fitted in closed form (``MEAN``, ``RIDGE``,
+    ``RIDGE_SONG``); ConfigError if it is no valid model name."""
+    return MODEL_FAMILIES[parse_model_name(name).family].baseline
 
 
 def build_model(name: str, input_dim: int, **options: Any) -> nn.Module:
@@ -124,11 +155,14 @@ def build_model(name: str, input_dim: int, **options: Any) -> nn.Module:
     if not isinstance(input_dim, int) or isinstance(input_dim, bool) or input_dim < 1:
         raise ConfigError(f"input_dim must be a positive integer, got {input_dim!r}")
     parameters = inspect.signature(family.builder).parameters
-    allowed = [p for p in list(parameters)[2:] if p not in family.fixed]
+    positional = 1 if family.sizeless else 2
+    allowed = [p for p in list(parameters)[positional:] if p not in family.fixed]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown option(s) {unknown} for model {name}; "
                           f"{spec.family} accepts {allowed or 'no options'}")
+    if family.sizeless:
+        return family.builder(input_dim, **family.fixed, **options)
     sizes = spec.sizes[0] if family.single_size else spec.sizes
     return family.builder(input_dim, sizes, **family.fixed, **options)
 
@@ -141,5 +175,7 @@ def describe_model(name: str, input_dim: int, **options: Any) -> str:
     """One summary line, the module tree, and the count of trainable parameters."""
     spec = parse_model_name(name)
     model = build_model(name, input_dim, **options)
+    count = ("coefficients (fitted in closed form)" if MODEL_FAMILIES[spec.family].baseline
+             else "trainable parameters")
     return (f"{spec.name} ({input_dim} inputs): {MODEL_FAMILIES[spec.family].description}\n"
-            f"{model}\ntrainable parameters: {count_parameters(model):,}")
+            f"{model}\n{count}: {count_parameters(model):,}")

@@ -39,6 +39,8 @@ def real_frames(lengths: torch.Tensor | None, batch: int, n_frames: int,
             or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be a 1-D integer tensor of {batch} songs, got "
                          f"{lengths.dtype} of shape {tuple(lengths.shape)}")
+    if lengths.device.type == "meta":  # no values to check (shape inference, device tests)
+        return torch.arange(n_frames, device=lengths.device) < lengths.unsqueeze(1)
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > n_frames):
         raise ValueError(f"lengths must be in [1, {n_frames}] (the padded length), got "
                          f"min {int(lengths.min())}, max {int(lengths.max())}")

@@ -104,7 +104,7 @@ def figure1_prediction(summary_paths, *, dataset: str, feature_set: str, targets
     Returns the clip drawn: ``clip`` if given, else the median-error clip of the first
     target's best model.
     """
-    from mer.reports.tables import load_summaries, select_best
+    from mer.reports.tables import load_summaries, networks, select_best
 
     summaries = load_summaries(summary_paths)
     # out-of-fold predictions sit next to each summary (see rule summarize_cv)
@@ -113,7 +113,7 @@ def figure1_prediction(summary_paths, *, dataset: str, feature_set: str, targets
     panels = []
     for target in targets:
         subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
-        best = select_best(subset)["model"]
+        best = select_best(networks(subset))["model"]  # the best network (baselines are references)
         panels.append({"target": target, "best": best, "baseline": baseline_model,
                        "best_predictions": pd.read_csv(predictions[(target, feature_set, best)]),
                        "baseline_predictions": pd.read_csv(predictions[(target, feature_set, baseline_model)])})
@@ -134,13 +134,16 @@ def _predictions_path(summary_path) -> Path:
 
 
 def best_model(summaries: pd.DataFrame, target: str, feature_set: str, family: str | None = None) -> pd.Series:
-    """Best row (mean R²) for ``target`` and ``feature_set``, optionally of one family only."""
-    from mer.models import parse_model_name
-    from mer.reports.tables import select_best
+    """Best network (mean R²) for ``target`` and ``feature_set``, optionally of one family only
+    (a baseline is chosen only when asked for by its name as ``family``)."""
+    from mer.reports.summaries import family as family_of
+    from mer.reports.tables import networks, select_best
 
     subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
-    if family is not None:
-        subset = subset[[parse_model_name(m).family == family for m in subset["model"]]]
+    if family is None:
+        subset = networks(subset)
+    else:
+        subset = subset[[family_of(m) == family for m in subset["model"]]]
     if subset.empty:
         what = f"{family} model" if family else "model"
         raise ValueError(f"no trained {what} for target {target!r} on feature set {feature_set!r}; "

@@ -63,3 +63,47 @@ PAPER_GRID = (
        "BAT_2048_1024_512"]
     + [f"TRANSFORMER_{n}" for n in (1, 2, 4)]
 )
+
+# -- when the paper's values may stand beside ours -------------------------------------------
+
+PAPER_DATASETS = ("emomusic", "local")  # the real emoMusic set: downloaded, or the user's copy
+PAPER_FOLDS = 10
+
+
+def paper_comparable(dataset: str, cv: dict | None) -> tuple[bool, str]:
+    """Whether this run's setting is the paper's (emoMusic, 10-fold CV by song), and why not.
+
+    Returns (comparable, reason); the reason is the table note when it is not.
+    """
+    if dataset not in PAPER_DATASETS:
+        return False, (f"dataset {dataset!r} is not emoMusic (the paper's numbers are for the real "
+                       f"emoMusic set: `dataset: emomusic` or `local`)")
+    cv = cv or {}
+    if cv.get("split", "kfold") != "kfold":
+        return False, (f"`cv.split: {cv.get('split')}` is not the paper's protocol (10-fold CV by song, "
+                       f"`cv.split: kfold`)")
+    if cv.get("folds") != PAPER_FOLDS:
+        return False, f"`cv.folds: {cv.get('folds')}`, the paper used {PAPER_FOLDS}-fold CV"
+    return True, ""
+
+
+def r2_upper_bound(mae: float, target_std: float) -> float:
+    """The largest R² a model with this MAE can have on a target of this std.
+
+    MAE² ≤ MSE (Jensen: the mean of |e| squared is at most the mean of e²), and
+    R² = 1 − MSE / Var(y), so R² ≤ 1 − MAE² / std².
+    """
+    return 1 - mae ** 2 / target_std ** 2
+
+
+def impossible_rows(target: str, feature_set: str, target_std: float) -> list[tuple[str, float, float, float]]:
+    """The paper's rows of this table whose R² exceeds ``r2_upper_bound`` of their own MAE.
+
+    Returns (family group, reported R², reported MAE, bound) for each such row.
+    """
+    rows = []
+    for group, (_, _, r2, _, mae) in PAPER_TABLES.get((target, feature_set), {}).items():
+        bound = r2_upper_bound(mae, target_std)
+        if r2 > bound:
+            rows.append((group, r2, mae, bound))
+    return rows

@@ -1,9 +1,18 @@
-"""Result tables: every trained model, the paper's Table 1 layout, and DVC metrics.
+"""Result tables: every trained model, the paper's Tables 1-4 layout, with baselines.
 
-Model selection follows the paper: within a family group (e.g. "AT single" = one-layer AT
-models, "AT multi" = stacked ones) the model with the best mean R² over folds is reported.
-Ties are broken by lower mean MAE, then by name. A group with no trained model in the grid
-is left out of the table (it is not shown as zero).
+Each row of a family group reports two selections (``mer.reports.selection``): the row's
+metrics are those of the paper's selection (best mean **test** R², labelled optimistic:
+the same folds choose and score), and the ``by val loss`` columns give the model a user
+could have chosen without the test folds (lowest mean validation loss) and its metrics.
+A group with no trained model in the grid is left out (not shown as zero).
+
+Every table opens with the **baseline block**: the registry's reference models
+(``MEAN``: the training songs' mean annotation, the R² ≈ 0 reference; ``RIDGE``: ridge
+regression per frame; ``RIDGE_SONG``: ridge on each song's mean features, one level per
+song), trained on the same folds, validation songs and standardisation as the networks.
+
+Metric columns: R² (mean ± std over folds of each fold's R²), pooled R² (all out-of-fold
+frames at once), within-song R² (mean ± std over folds), τ̄ and MAE (mean ± std over folds).
 
 The four paper tables:
 
@@ -14,184 +23,237 @@ The four paper tables:
   named in the table's note; a table with nothing trained is still written, as a note, so
   the workflow's outputs do not depend on the grid.
 
-Paper columns sit beside ours with ``Δ = ours − paper``; they come from the real emoMusic
-set and are printed for layout only when the dataset is synthetic.
+Paper columns (the paper's value and ``Δ = ours − paper``) appear only where the setting
+is the paper's (``mer.reports.paper.paper_comparable``: emoMusic with 10-fold CV);
+elsewhere the note says why they are left out. A paper row whose R² its own MAE makes
+impossible is footnoted, the bound computed from this run's annotation std.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mer.models import parse_model_name
 from mer.reports.paper import (
     PAPER_BASELINE,
     PAPER_FEATURE_NAMES,
     PAPER_SMALL_FEATURE_TABLES,
     PAPER_TABLES,
+    impossible_rows,
+    paper_comparable,
+)
+from mer.reports.selection import SELECTION_LABELS, select_best, select_by_validation
+from mer.reports.summaries import (  # noqa: F401 (re-exported: figures, bundle, dvc_plots use them)
+    BASELINE_GROUP,
+    baselines,
+    family_group,
+    load_summaries,
+    metrics_tree,
+    networks,
 )
 
 GROUP_ORDER = ["LSTM single", "LSTM multi", "AT single", "AT multi", "BAT single", "BAT multi",
                "Transformer"]
-METRICS = ("r2", "tau", "mae")
+BASELINE_ORDER = ["MEAN", "RIDGE", "RIDGE_SONG"]
+PAPER_METRICS = (("r2", "R²"), ("tau", "τ̄"), ("mae", "MAE"))
+ONE_CONFIGURATION = "– (one configuration)"
 
 
-def family_group(model_name: str) -> str:
-    spec = parse_model_name(model_name)
-    if spec.family == "TRANSFORMER":
-        return "Transformer"
-    return f"{spec.family} {'single' if len(spec.sizes) == 1 else 'multi'}"
-
-
-def load_summaries(paths) -> pd.DataFrame:
-    """One row per (target, feature set, model) from ``cv_summary.json`` files."""
-    rows = []
-    for path in paths:
-        summary = json.loads(Path(path).read_text())
-        row = {key: summary[key] for key in ("dataset", "target", "feature_set", "model", "n_folds")}
-        row["n_seeds"] = summary.get("n_seeds", 1)
-        for metric in METRICS:
-            row[metric] = summary[metric]
-            row[f"{metric}_std"] = summary[f"{metric}_std"]
-            row[f"{metric}_seed_std"] = summary.get(f"{metric}_seed_std", 0.0)
-        row["group"] = family_group(summary["model"])
-        row["summary_path"] = str(path)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def metrics_tree(summaries: pd.DataFrame) -> dict:
-    """Nested dict for DVC: dataset -> target -> feature set -> model -> metric."""
-    tree: dict = {}
-    for row in summaries.itertuples(index=False):
-        leaf = tree.setdefault(row.dataset, {}).setdefault(row.target, {}).setdefault(row.feature_set, {})
-        leaf[row.model] = {m: round(float(getattr(row, m)), 6) for m in
-                           ("r2", "r2_std", "tau", "tau_std", "mae", "mae_std")}
-        if row.n_seeds > 1:
-            leaf[row.model]["r2_seed_std"] = round(float(row.r2_seed_std), 6)
-    return tree
-
-
-def select_best(summaries: pd.DataFrame) -> pd.Series:
-    """Best row by mean R² (ties: lower MAE, then name); NaN R² ranks last."""
-    ranked = summaries.assign(_r2=summaries["r2"].fillna(-np.inf))
-    ranked = ranked.sort_values(["_r2", "mae", "model"], ascending=[False, True, True])
-    return ranked.iloc[0].drop("_r2")
+def _num(value, digits=2) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
 def _mean_std(row, metric: str) -> str:
-    return f"{row[metric]:.2f} ± {row[f'{metric}_std']:.2f}"
+    if not np.isfinite(row[metric]):
+        return "–"
+    return f"{row[metric]:.2f} ± {_num(row[f'{metric}_std'])}"
 
 
-def _beside_paper(row: dict, ours, reference) -> dict:
-    """Our R², τ̄, MAE with the paper's value and the difference ours − paper after each."""
-    for i, (metric, label) in enumerate(zip(METRICS, ("R²", "τ̄", "MAE"))):
-        row[label] = _mean_std(ours, metric)
-        row[f"paper {label}"] = _fmt(reference[i]) if reference else "–"
-        row[f"Δ{label}"] = f"{ours[metric] - reference[i]:+.2f}" if reference else "–"
-    return row
+def _metric_columns(row, prefix: str = "") -> dict:
+    return {f"{prefix}R²": _mean_std(row, "r2"), f"{prefix}pooled R²": _num(row["r2_pooled"]),
+            f"{prefix}within-song R²": _mean_std(row, "r2_within"), f"{prefix}τ̄": _mean_std(row, "tau"),
+            f"{prefix}MAE": _mean_std(row, "mae")}
 
 
-def _fmt(value: float) -> str:
+def _fmt_paper(value: float) -> str:
     return f"{value:.3f}" if 0 < abs(value) < 0.01 else f"{value:.2f}"
 
 
-def paper_layout_table(summaries: pd.DataFrame, target: str, feature_set: str,
-                       baseline_model: str | None = None) -> pd.DataFrame:
-    """Best model per family group with sizes searched, as in the paper's Tables 1 and 2.
+def _paper_columns(ours, reference, dagger: set[str] = frozenset()) -> dict:
+    """The paper's value and Δ = ours − paper for R², τ̄, MAE (``reference``: the three values)."""
+    row = {}
+    for i, (metric, label) in enumerate(PAPER_METRICS):
+        if reference is None:
+            row[f"paper {label}"], row[f"Δ{label}"] = "–", "–"
+            continue
+        row[f"paper {label}"] = _fmt_paper(reference[i]) + (" †" if metric in dagger else "")
+        row[f"Δ{label}"] = f"{ours[metric] - reference[i]:+.2f}" if np.isfinite(ours[metric]) else "–"
+    return row
 
-    ``baseline_model`` (if trained) opens the table as the paper's "Baseline LSTM" row.
+
+def _size_key(model_name: str):
+    from mer.models import parse_model_name
+    spec = parse_model_name(model_name)
+    return (len(spec.sizes), spec.sizes)
+
+
+def _sizes(members: pd.DataFrame) -> str:
+    return ", ".join(m.split("_", 1)[1] for m in sorted(members["model"], key=_size_key))
+
+
+def _group_row(members: pd.DataFrame, leading: dict) -> tuple[dict, pd.Series]:
+    """A network group's row: the paper's selection with its metrics, then the validation one."""
+    best, by_val = select_best(members), select_by_validation(members)
+    row = {**leading, "sizes searched": _sizes(members), "selection": SELECTION_LABELS["test_r2"],
+           "model": best["model"], **_metric_columns(best)}
+    row["by val loss: model"] = by_val["model"] if np.isfinite(by_val["val_loss"]) else "– (no val loss)"
+    row.update({k: v for k, v in _metric_columns(by_val, "by val loss: ").items()
+                if k in ("by val loss: R²", "by val loss: pooled R²", "by val loss: τ̄", "by val loss: MAE")})
+    return row, best
+
+
+def _baseline_rows(subset: pd.DataFrame, leading: dict, paper_keys: list[str]) -> list[dict]:
+    rows = []
+    base = baselines(subset)
+    order = {name: i for i, name in enumerate(BASELINE_ORDER)}
+    for _, ours in base.sort_values("model", key=lambda s: s.map(lambda m: (order.get(m, 99), m))).iterrows():
+        row = {**leading, "sizes searched": "–", "selection": ONE_CONFIGURATION, "model": ours["model"],
+               **_metric_columns(ours), **{key: "–" for key in paper_keys}}
+        row["by val loss: model"] = ours["model"]
+        row.update({k: v for k, v in _metric_columns(ours, "by val loss: ").items()
+                    if k in ("by val loss: R²", "by val loss: pooled R²", "by val loss: τ̄", "by val loss: MAE")})
+        rows.append(row)
+    return rows
+
+
+PAPER_KEYS = ["paper best", *[f"{p}{label}" for _, label in PAPER_METRICS for p in ("paper ", "Δ")]]
+
+
+def _ordered(row: dict, with_paper: bool) -> dict:
+    """Columns in one order: identity, ours, paper (if shown), the validation selection."""
+    keys = [k for k in row if not k.startswith(("paper", "Δ", "by val loss"))]
+    if with_paper:
+        keys += PAPER_KEYS
+    keys += [k for k in row if k.startswith("by val loss")]
+    return {k: row.get(k, "–") for k in keys}
+
+
+def paper_layout_table(summaries: pd.DataFrame, target: str, feature_set: str,
+                       baseline_model: str | None = None, *, with_paper: bool = True,
+                       target_std: float | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Tables 1 and 2: the baseline block, then the best model per family group.
+
+    ``baseline_model`` (if trained) is the paper's "Baseline LSTM" row (Weninger et al.).
+    ``with_paper``: add the paper's columns (only where the setting is comparable).
+    ``target_std``: the annotation std used to footnote impossible paper rows.
+    Returns the table and its footnotes.
     """
     subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
     if subset.empty:
         raise ValueError(f"no trained models for target {target!r} and feature set {feature_set!r}")
-    paper = PAPER_TABLES.get((target, feature_set), {})
-    rows = []
-    baseline = subset[subset["model"] == baseline_model]
-    if len(baseline):
-        reference = PAPER_BASELINE.get(target) if paper else None
-        ours = baseline.iloc[0]
+    paper = PAPER_TABLES.get((target, feature_set), {}) if with_paper else {}
+    with_paper = bool(paper)
+    nets = networks(subset)
+    trained_groups = set(nets["group"])
+    impossible = {g: (r2, mae, bound) for g, r2, mae, bound in
+                  (impossible_rows(target, feature_set, target_std) if with_paper and target_std else [])
+                  if g in trained_groups}  # footnote only the paper rows the table shows
+    footnotes = [f"† paper's {group} row: R² {r2:.2f} with MAE {mae:.2f} is impossible: MAE² ≤ MSE gives "
+                 f"R² ≤ 1 − MAE²/std² = 1 − {mae:.2f}²/{target_std:.3f}² = {bound:.2f} (std of this run's "
+                 f"{target} annotations: {target_std:.3f})." for group, (r2, mae, bound) in impossible.items()]
+    rows = _baseline_rows(subset, {"family": BASELINE_GROUP}, PAPER_KEYS)
+    weninger = nets[nets["model"] == baseline_model]
+    if len(weninger):
+        reference = PAPER_BASELINE.get(target) if with_paper else None
+        ours = weninger.iloc[0]
         row = {"family": "Baseline LSTM", "sizes searched": baseline_model.split("_", 1)[1],
-               "best": baseline_model}
-        rows.append(_with_paper_best(_beside_paper(row, ours, reference[1:] if reference else None),
-                                     reference[0] if reference else None, bool(paper)))
+               "selection": ONE_CONFIGURATION, "model": baseline_model, **_metric_columns(ours),
+               "paper best": reference[0] if reference else "–",
+               **_paper_columns(ours, reference[1:] if reference else None),
+               "by val loss: model": baseline_model,
+               **{k: v for k, v in _metric_columns(ours, "by val loss: ").items()
+                  if k in ("by val loss: R²", "by val loss: pooled R²", "by val loss: τ̄", "by val loss: MAE")}}
+        rows.append(row)
     for group in GROUP_ORDER:
-        members = subset[subset["group"] == group]
+        members = nets[nets["group"] == group]
         if members.empty:
             continue
-        best = select_best(members)
-        sizes = ", ".join(m.split("_", 1)[1] for m in sorted(members["model"], key=_size_key))
-        row = {"family": group, "sizes searched": sizes, "best": best["model"]}
+        row, best = _group_row(members, {"family": group})
         reference = paper.get(group)
-        rows.append(_with_paper_best(_beside_paper(row, best, reference[2:] if reference else None),
-                                     reference[1] if reference else None, bool(paper)))
-    return pd.DataFrame(rows)
-
-
-def _with_paper_best(row: dict, paper_best: str | None, has_paper: bool) -> dict:
-    if not has_paper:  # no paper table for this target and feature set: our columns only
-        return {k: v for k, v in row.items() if not k.startswith(("paper", "Δ"))}
-    row["paper best"] = paper_best or "–"
-    return row
+        row["paper best"] = reference[1] if reference else "–"
+        row.update(_paper_columns(best, reference[2:] if reference else None,
+                                  {"r2"} if group in impossible else set()))
+        rows.append(row)
+    return pd.DataFrame([_ordered(row, with_paper) for row in rows]), footnotes
 
 
 SMALL_FEATURE_SETS = ("chroma", "cqt", "chroma_cqt", "spectral")
 
 
-def small_features_table(summaries: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list[str]]:
-    """The paper's Tables 3-4: best single-layer AT model per smaller feature set.
+def small_features_table(summaries: pd.DataFrame, target: str, *, with_paper: bool = True
+                         ) -> tuple[pd.DataFrame, list[str]]:
+    """The paper's Tables 3-4: best single-layer AT model per smaller feature set, then the
+    baselines of those sets.
 
-    Returns the table (one row per trained smaller feature set, paper order) and the
-    feature sets left out because no single-layer AT model was trained on them.
+    Returns the table (one row per trained smaller feature set, paper order, then the
+    baseline block) and the feature sets left out because no single-layer AT model was
+    trained on them.
     """
     from mer.features import feature_set as lookup_feature_set
 
-    subset = summaries[(summaries["target"] == target) & (summaries["group"] == "AT single")]
-    paper = PAPER_SMALL_FEATURE_TABLES.get(target, {})
-    rows, missing = [], []
+    subset = summaries[summaries["target"] == target]
+    paper = PAPER_SMALL_FEATURE_TABLES.get(target, {}) if with_paper else {}
+    rows, baseline_rows, missing = [], [], []
     for name in SMALL_FEATURE_SETS:
-        members = subset[subset["feature_set"] == name]
+        members = subset[(subset["feature_set"] == name) & (subset["group"] == "AT single")]
+        leading = {"features": PAPER_FEATURE_NAMES.get(name, name), "set": name,
+                   "dims": lookup_feature_set(name).dims}
         if members.empty:
             missing.append(name)
             continue
-        best = select_best(members)
+        row, best = _group_row(members, leading)
         reference = paper.get(name)
-        row = {"features": PAPER_FEATURE_NAMES.get(name, name), "set": name,
-               "dims": lookup_feature_set(name).dims,
-               "sizes searched": ", ".join(m.split("_", 1)[1] for m in sorted(members["model"], key=_size_key)),
-               "best": best["model"]}
-        row = _beside_paper(row, best, reference[1:] if reference else None)
         row["paper best"] = reference[0] if reference else "–"
+        row.update(_paper_columns(best, reference[1:] if reference else None))
         rows.append(row)
-    return pd.DataFrame(rows), missing
-
-
-def _size_key(model_name: str):
-    spec = parse_model_name(model_name)
-    return (len(spec.sizes), spec.sizes)
+        baseline_rows += _baseline_rows(subset[subset["feature_set"] == name], leading, PAPER_KEYS)
+    for row in baseline_rows:
+        row["features"] = f"{BASELINE_GROUP}: {row['features']}"
+    return pd.DataFrame([_ordered(row, with_paper) for row in rows + baseline_rows]), missing
 
 
 def all_models_table(summaries: pd.DataFrame) -> pd.DataFrame:
-    table = summaries.sort_values(["target", "feature_set", "group", "model"]).copy()
-    for metric in METRICS:
-        table[metric] = table.apply(lambda row, m=metric: _mean_std(row, m), axis=1)
-    columns = ["target", "feature_set", "group", "model", "n_folds", "n_seeds", "r2", "tau", "mae"]
-    if (table["n_seeds"] > 1).any():  # the spread a different training seed alone causes
-        table["r2_seed_std"] = table["r2_seed_std"].map(lambda value: f"{value:.2f}")
-        columns.append("r2_seed_std")
-    return table[columns].rename(
-        columns={"feature_set": "feature set", "n_folds": "folds", "n_seeds": "seeds", "r2": "R²",
-                 "tau": "τ̄", "mae": "MAE", "r2_seed_std": "R² std over seeds"})
+    """Every trained model, baselines first in each target and feature set; ``selected by``
+    marks each group's pick under the two selections."""
+    picks: dict[str, list[str]] = {}
+    for _, members in networks(summaries).groupby(["target", "feature_set", "group"]):
+        picks.setdefault(select_best(members)["summary_path"], []).append("test R²")
+        if members["val_loss"].notna().any():
+            picks.setdefault(select_by_validation(members)["summary_path"], []).append("val loss")
+    table = summaries.assign(_base=~summaries["baseline"]).sort_values(
+        ["target", "feature_set", "_base", "group", "model"]).copy()
+    rows = []
+    for _, row in table.iterrows():
+        out = {"target": row["target"], "feature set": row["feature_set"], "group": row["group"],
+               "model": row["model"], "folds": row["n_folds"], "seeds": row["n_seeds"], **_metric_columns(row),
+               "val loss": _num(row["val_loss"], 4),
+               "selected by": ", ".join(picks.get(row["summary_path"], [])) or ("–" if not row["baseline"]
+                                                                               else "(baseline)")}
+        if (summaries["n_seeds"] > 1).any():  # the spread a different training seed alone causes
+            out["R² std over seeds"] = _num(row["r2_seed_std"])
+        rows.append(out)
+    return pd.DataFrame(rows)
 
 
 def to_markdown(table: pd.DataFrame, title: str, notes: str = "") -> str:
     """A GitHub-flavoured markdown table (written by hand: no extra dependency needed)."""
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    # a "|" inside a cell (e.g. |ΔR²|) would end the cell: escape it
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+            for row in table.itertuples(index=False)]
     text = f"# {title}\n\n" + "\n".join([header, rule, *body]) + "\n"
     return text + (f"\n{notes}\n" if notes else "")
 
@@ -203,105 +265,41 @@ def dataset_caption(dataset: str) -> str:
     return f"dataset: {dataset}"
 
 
+def dataset_note(dataset_notes: dict | None) -> str:
+    """The dataset's own notes (e.g. songs left out), for every table's note; "" if none."""
+    if not dataset_notes:
+        return ""
+    parts = []
+    if dataset_notes.get("n_songs") is not None:
+        parts.append(f"{dataset_notes['n_songs']} songs")
+    parts += [str(note) for note in dataset_notes.get("notes", [])]
+    return "Dataset: " + "; ".join(parts) + "." if parts else ""
+
+
 def best_models_tree(summaries: pd.DataFrame) -> dict:
-    """Nested dict for DVC: dataset -> target -> feature set -> family group -> best model's metrics."""
+    """Nested dict for DVC: dataset -> target -> feature set -> family group -> best model's
+    metrics (the paper's selection), with the validation selection under ``by_val_loss``."""
+    keys = ("r2", "r2_std", "r2_pooled", "r2_within", "tau", "tau_std", "mae", "mae_std")
     tree: dict = {}
     for (dataset, target, feature_set, group), members in summaries.groupby(
             ["dataset", "target", "feature_set", "group"], sort=True):
-        best = select_best(members)
+        best, by_val = select_best(members), select_by_validation(members)
         leaf = tree.setdefault(dataset, {}).setdefault(target, {}).setdefault(feature_set, {})
-        leaf[group] = {"model": best["model"], **{m: round(float(best[m]), 6) for m in
-                                                  ("r2", "r2_std", "tau", "tau_std", "mae", "mae_std")}}
+        leaf[group] = {"model": best["model"], **{m: round(float(best[m]), 6) for m in keys
+                                                  if np.isfinite(best[m])}}
+        if np.isfinite(by_val["val_loss"]):
+            leaf[group]["by_val_loss"] = {"model": by_val["model"], **{
+                m: round(float(by_val[m]), 6) for m in keys if np.isfinite(by_val[m])}}
     return tree
 
 
-TABLE_NOTES = ("Best model per family group by mean R² over folds (ties: lower MAE). Ours: mean ± std "
-               "over folds; Δ = ours − paper.")
-
-
-def _paper_note(dataset: str) -> str:
-    return (" Paper columns: Chaki et al. (ISMIR 2020) on the real emoMusic set"
-            + (", shown for layout only — not comparable with synthetic data." if dataset == "synthetic" else "."))
-
-
-def _other_target(target: str) -> str:
-    return "valence" if target == "arousal" else "arousal"
-
-
-def write_paper_tables(summaries: pd.DataFrame, *, dataset: str, table1_target: str,
-                       table1_feature_set: str, baseline_model: str | None, table_paths: dict) -> None:
-    """Tables 1-4 (markdown + CSV each); ``table_paths``: number -> (md path, csv path).
-
-    A table whose target or feature sets were not trained is written as a note saying so
-    (an empty CSV with the header only), never as an error.
-    """
-    from mer.io import write_csv_atomic, write_text_atomic
-
-    caption = dataset_caption(dataset)
-    trained_targets = set(summaries["target"])
-    for number, target in ((1, table1_target), (2, _other_target(table1_target))):
-        if number not in table_paths:
-            continue
-        md, csv = table_paths[number]
-        title = f"Table {number} layout — {target}, {table1_feature_set} features — {caption}"
-        has = ((summaries["target"] == target) & (summaries["feature_set"] == table1_feature_set)).any()
-        if not has:
-            note = (f"Skipped: no model was trained for target {target!r} on feature set "
-                    f"{table1_feature_set!r} (add the target to `train.targets` and the set to an experiment of the grid).")
-            write_csv_atomic(pd.DataFrame(columns=["family", "best"]), csv)
-            write_text_atomic(f"# {title}\n\n{note}\n", md)
-            continue
-        table = paper_layout_table(summaries, target, table1_feature_set, baseline_model)
-        notes = TABLE_NOTES
-        if (target, table1_feature_set) in PAPER_TABLES:
-            notes += (f" Baseline LSTM row: our `{baseline_model}` vs the paper's LSTM_400 (Weninger et al. 2014)."
-                      + _paper_note(dataset))
-        else:
-            notes += " The paper has no table for this target and feature set."
-        write_csv_atomic(table, csv)
-        write_text_atomic(to_markdown(table, title, notes), md)
-    for number, target in ((3, "arousal"), (4, "valence")):
-        if number not in table_paths:
-            continue
-        md, csv = table_paths[number]
-        title = (f"Table {number} layout — {target}, single-layer AT on the smaller feature sets — "
-                 f"{caption}")
-        table, missing = small_features_table(summaries, target) if target in trained_targets else (
-            pd.DataFrame(), list(SMALL_FEATURE_SETS))
-        not_trained = (f"Not in this grid (no single-layer AT model trained for {target}): "
-                       f"{', '.join(missing)}; add an experiment training an `AT_<size>` on them "
-                       f"to the grid (`grids` in params.yaml) to fill their rows." if missing else "")
-        if table.empty:
-            write_csv_atomic(pd.DataFrame(columns=["features", "best"]), csv)
-            write_text_atomic(f"# {title}\n\nSkipped: nothing to show. {not_trained}\n", md)
-            continue
-        notes = ("Best single-layer AT model per feature set by mean R² over folds (ties: lower MAE). "
-                 "Ours: mean ± std over folds; Δ = ours − paper." + _paper_note(dataset))
-        write_csv_atomic(table, csv)
-        write_text_atomic(to_markdown(table, title, notes + (f"\n\n{not_trained}" if not_trained else "")), md)
-
-
-def write_result_tables(summary_paths, *, dataset: str, table1_target: str, table1_feature_set: str,
-                        metrics_path, summary_md, summary_csv, table1_md, table1_csv,
-                        baseline_model: str | None = None, best_models_path=None,
-                        more_tables: dict | None = None) -> pd.DataFrame:
-    """Write the DVC metrics files, the all-models table and Tables 1-4 (markdown + CSV).
-
-    ``more_tables``: table number (2, 3, 4) -> (md path, csv path).
-    """
-    from mer.io import write_csv_atomic, write_json_atomic, write_text_atomic
-
-    summaries = load_summaries(summary_paths)
-    write_json_atomic(metrics_tree(summaries), metrics_path)
-    if best_models_path is not None:
-        write_json_atomic(best_models_tree(summaries), best_models_path)
-    caption = dataset_caption(dataset)
-    every = all_models_table(summaries)
-    write_csv_atomic(every, summary_csv)
-    write_text_atomic(to_markdown(every, f"Cross-validation results, every model — {caption}",
-                                  "Mean ± std over folds. R²: pooled over a fold's frames; τ̄: "
-                                  "Kendall tau-b per song, averaged over songs."), summary_md)
-    write_paper_tables(summaries, dataset=dataset, table1_target=table1_target,
-                       table1_feature_set=table1_feature_set, baseline_model=baseline_model,
-                       table_paths={1: (table1_md, table1_csv), **(more_tables or {})})
-    return summaries
+def annotation_std(summaries: pd.DataFrame, target: str, feature_set: str) -> float | None:
+    """Std of this run's ``target`` annotations over all out-of-fold frames (any model's
+    predictions.csv: the annotations are the same for every model)."""
+    subset = summaries[(summaries["target"] == target) & (summaries["feature_set"] == feature_set)]
+    if subset.empty:
+        return None
+    path = Path(subset.iloc[0]["summary_path"]).with_name("predictions.csv")
+    if not path.is_file():
+        return None
+    return float(pd.read_csv(path, usecols=["annotation"])["annotation"].std(ddof=0))
