@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "from mer.runtime import import_librosa; import_librosa()"
 	touch $(STAMP)
 
+# After a hard kill Snakemake's lock stays behind; `mer unlock-stale` removes it only when no
+# snakemake on this machine works here (docs/reliability.md), so `make run` always resumes.
 run: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" mer unlock-stale .
 	PATH="$(CURDIR)/$(BIN):$$PATH" snakemake --cores $(CORES)
 
 test: setup

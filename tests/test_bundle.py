@@ -136,6 +136,86 @@ def test_find_bundles_finds_one_per_target(exported):
         find_bundles(root / "models", ("arousal",), feature_set="chroma")
 
 
+# -- damaged bundles: each a DataError naming the file, what is wrong and the fix ----------
+
+def _copy_bundle(folders, tmp_path):
+    import shutil
+    copy = tmp_path / "bundle"
+    shutil.copytree(folders["arousal"], copy)
+    return copy
+
+
+def _edit_payload(folder, edit):
+    payload = torch.load(folder / WEIGHTS_FILE, weights_only=True)
+    edit(payload)
+    torch.save(payload, folder / WEIGHTS_FILE)
+
+
+def _set_meta(payload, value):
+    payload["meta"] = value
+
+
+def _grow_first_weight(payload):
+    name = next(k for k, v in payload["state_dict"].items() if v.ndim >= 1)
+    tensor = payload["state_dict"][name]
+    payload["state_dict"][name] = torch.zeros((tensor.shape[0] + 1, *tensor.shape[1:]))
+
+
+def _nan_mean(payload):
+    payload["meta"]["extra"]["feature_mean"][3] = float("nan")
+
+
+@pytest.mark.parametrize("damage, file, message", [
+    (lambda f: (f / WEIGHTS_FILE).write_bytes(b""), WEIGHTS_FILE, r"the file is empty"),
+    (lambda f: (f / WEIGHTS_FILE).write_bytes((f / WEIGHTS_FILE).read_bytes()[:300]), WEIGHTS_FILE,
+     r"broken model bundle"),
+    (lambda f: _edit_payload(f, lambda p: _set_meta(p, ["not", "a", "mapping"])), WEIGHTS_FILE,
+     r"metadata is not what mer writes \('meta' must be a mapping"),
+    (lambda f: _edit_payload(f, _grow_first_weight), WEIGHTS_FILE,
+     r"weights do not fit the model .*size mismatch"),
+    (lambda f: _edit_payload(f, lambda p: p["meta"].update(input_dim=p["meta"]["input_dim"] + 1)),
+     WEIGHTS_FILE, r"weights do not fit the model .*changed input_dim"),
+    (lambda f: _edit_payload(f, _nan_mean), WEIGHTS_FILE,
+     r"feature_mean holds 1 NaN or infinite value\(s\) \(first at dims \[3\]\)"),
+    (lambda f: _edit_payload(f, lambda p: p["meta"]["extra"].update(feature_std=[0.0] * 197)),
+     WEIGHTS_FILE, r"feature_std holds 197 value\(s\) <= 0"),
+    (lambda f: (f / CARD_FILE).write_text('{"target": "arousal",'), CARD_FILE, r"not valid JSON"),
+    (lambda f: (f / CARD_FILE).write_text('["arousal"]'), CARD_FILE, r"expected a JSON object"),
+])
+def test_damaged_bundle_is_a_clear_error_naming_the_file(exported, tmp_path, damage, file, message):
+    _, folders = exported
+    folder = _copy_bundle(folders, tmp_path)
+    damage(folder)
+    with pytest.raises(DataError, match=message) as raised:
+        load_bundle(folder)
+    assert str(folder / file) in str(raised.value)
+    assert "re-export the bundle" in str(raised.value)
+
+
+def test_damaged_bundle_in_mer_predict_exits_2_without_traceback(exported, tmp_path, capsys):
+    import soundfile as sf
+    from mer.cli import main
+
+    _, folders = exported
+    folder = _copy_bundle(folders, tmp_path)
+    (folder / WEIGHTS_FILE).write_bytes(b"")
+    song = tmp_path / "song.wav"
+    sf.write(song, np.zeros(22050, np.float32), 22050)
+    code = main(["predict", str(song), "--model", str(folder), "--out", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"mer: error: {folder / WEIGHTS_FILE}: broken model bundle: the file is empty" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_find_bundles_names_an_invalid_card(exported, tmp_path):
+    _, folders = exported
+    folder = _copy_bundle(folders, tmp_path)
+    (folder / CARD_FILE).write_text("{oops")
+    with pytest.raises(DataError, match=r"card.json: broken model bundle: not valid JSON"):
+        find_bundles(tmp_path)
+
+
 def test_a_deam260_bundle_predicts_new_audio_through_deam_features(tmp_path):
     import soundfile as sf
     from mer.predict import load_bundles, predict_song

@@ -1,4 +1,5 @@
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -73,9 +74,44 @@ def test_every_problem_is_reported_at_once(params):
 
 def test_load_params_reports_unreadable_yaml(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("dataset: [unclosed\n")
-    with pytest.raises(ConfigError, match="cannot read parameters"):
+    path.write_text("seed: 1\ndataset: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"params.yaml, line 3, column 1: invalid YAML"):
         load_params(path, SCHEMA)
+    path.write_text("seed: 1\ncv:\n  folds: 2\n\tsplit: kfold\n")
+    with pytest.raises(ConfigError, match=r"line 4, column 1: invalid YAML .*\n.*\tsplit"):
+        load_params(path, SCHEMA)
+    with pytest.raises(ConfigError, match="cannot read parameters"):
+        load_params(tmp_path / "absent.yaml", SCHEMA)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: 2001-02-30\n", r"invalid value \(ValueError: day is out of range"),  # found by fuzzing
+    ("a: " + "[" * 3000 + "\n", r"invalid value \(RecursionError"),
+    (b"seed: \xff\xfe\n", r"cannot read parameters"),
+])
+def test_yaml_values_python_cannot_build_are_config_errors(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message):
+        load_params(path, SCHEMA)
+
+
+@pytest.mark.parametrize("dataset, folds, n_songs, message", [
+    ("synthetic", 7, 6, r"`cv.folds`: 7 folds but dataset 'synthetic' has 6 songs \(`synthetic.n_songs`\)"),
+    ("emomusic", 745, 60, r"`cv.folds`: 745 folds but dataset 'emomusic' has 744 songs"),
+])
+def test_more_folds_than_songs_is_refused_at_load(params, dataset, folds, n_songs, message):
+    params.update(dataset=dataset)
+    params["synthetic"]["n_songs"] = n_songs
+    params["cv"]["folds"] = folds
+    if folds > 100:  # the schema's maximum comes first: check the name check directly
+        from mer.config import name_errors
+        assert any(re.search(message, p) for p in name_errors(params))
+        return
+    with pytest.raises(ConfigError, match=message):
+        check(params)
+    params["cv"]["folds"] = n_songs
+    check(params)
 
 
 def test_cli_params_check(tmp_path, params, capsys):

@@ -298,8 +298,8 @@ def test_download_the_deam_zips_then_extract_check_and_lay_out(tmp_path, deam_wi
                  ("features", "features.zip"))}
         folder = tmp_path / "data/raw/deam-archives"
         paths = fetch_archives(dataset_remotes("deam", urls), folder, progress=False)
-    assert (folder / LOCK_FILE).is_file()
     raw = extract_deam(list(paths.values()), tmp_path / "data/raw/deam")
+    assert (folder / LOCK_FILE).is_file()  # recorded once the archives extracted
     annotations = dataset_layout("deam").load_annotations(raw)
     assert annotations.lengths_of([2, 3, 2001]).tolist() == [6, 9, 13]
     assert (raw / "features" / "2001.csv").is_file() and (raw / "MEMD_audio" / "3.mp3").is_file()

@@ -44,11 +44,12 @@ def test_download_verify_extract_load(server, archives, tmp_path):
     paths = fetch_archives(remotes_for(server, {"clips": sums["clips_45sec.tar.gz"]}), folder,
                            progress=False)
     assert paths["clips"].read_bytes() == archives["clips_45sec.tar.gz"]
-    lock = json.loads((folder / LOCK_FILE).read_text())
-    assert {k: v["sha256"] for k, v in lock.items()} == sums  # unknown sha256 computed and recorded
+    assert not (folder / LOCK_FILE).exists()  # recorded only once the archives extracted
     assert not list(folder.glob("*.part"))
 
     root = extract_emomusic(list(paths.values()), tmp_path / "data/raw/emomusic")
+    lock = json.loads((folder / LOCK_FILE).read_text())
+    assert {k: v["sha256"] for k, v in lock.items()} == sums  # unknown sha256 computed and recorded
     annotations = load_annotations(root)
     assert annotations.song_ids.tolist() == SAMPLE_IDS
     assert annotations.target("arousal").shape == (5, 61)
@@ -95,6 +96,8 @@ def test_wrong_checksum_is_refused(server, tmp_path):
 def test_lock_file_detects_a_changed_archive(server, tmp_path):
     folder = tmp_path / "archives"
     paths = fetch_archives(remotes_for(server), folder, progress=False)
+    extract_emomusic(list(paths.values()), tmp_path / "first")
+    paths["annotations"].chmod(0o644)
     paths["annotations"].write_bytes(b"not the archive that was recorded")
     with pytest.raises(DataError, match="differs from .* recorded in .*sha256.lock.json"):
         verify_locked(paths["annotations"], folder / LOCK_FILE)
@@ -177,3 +180,126 @@ def test_zip_traversal_truncation_and_size_limit_are_refused(tmp_path, archives)
     whole.write_bytes(archives["clips_45sec.tar.gz"])
     with pytest.raises(DataError, match="size limit"):
         safe_extract(whole, tmp_path / "out3", max_bytes=1000)
+
+
+# -- the lock records only archives that extracted --------------------------------------
+
+def test_a_corrupt_download_does_not_poison_the_lock(server, archives, tmp_path):
+    folder = tmp_path / "archives"
+    good = archives["annotations.tar.gz"]
+    server.files["/emoMusic/annotations.tar.gz"] = good[:len(good) // 2]  # a bad mirror
+    paths = fetch_archives(remotes_for(server), folder, progress=False)
+    with pytest.raises(DataError, match="truncated or corrupt.*delete .* and download it again"):
+        extract_emomusic(list(paths.values()), tmp_path / "emomusic")
+    assert not (tmp_path / "emomusic").exists()
+    assert "annotations.tar.gz" not in (json.loads((folder / LOCK_FILE).read_text())
+                                        if (folder / LOCK_FILE).exists() else {})
+    # the fix the message gives: delete it and download it again -> accepted and recorded
+    server.files["/emoMusic/annotations.tar.gz"] = good
+    paths["annotations"].unlink()
+    paths = fetch_archives(remotes_for(server), folder, progress=False)
+    root = extract_emomusic(list(paths.values()), tmp_path / "emomusic")
+    assert load_annotations(root).song_ids.tolist() == SAMPLE_IDS
+    lock = json.loads((folder / LOCK_FILE).read_text())
+    assert lock["annotations.tar.gz"]["sha256"] == hashlib.sha256(good).hexdigest()
+
+
+# -- web pages instead of archives -------------------------------------------------------
+
+class _GatedSite:
+    """A site that hides its archive behind a login: a redirect to a form, an HTML body
+    sent as application/octet-stream, a 403."""
+
+    PAGE = b"\n  <!DOCTYPE html><html><body><form action='/login'>Password</form></body></html>"
+
+    def __enter__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        page = self.PAGE
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                if self.path == "/redirect.tar.gz":
+                    self.send_response(302)
+                    self.send_header("Location", "/login?next=/redirect.tar.gz")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/forbidden.tar.gz":
+                    self.send_error(403)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html" if self.path.startswith("/login")
+                                 else "application/octet-stream")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/redirect.tar.gz", r"answered with a web page after a redirect to .*/login\?next=.* \(a login or access page\)"),
+    ("/octet.tar.gz", r"answered with a web page \(it starts with .*DOCTYPE"),
+    ("/forbidden.tar.gz", r"HTTP 403 .*asks for a login"),
+])
+def test_login_or_form_instead_of_the_archive_says_so_and_writes_nothing(tmp_path, path, message):
+    hint = manual_download_hint(tmp_path / "archives")
+    with _GatedSite() as site:
+        remotes = {"clips": RemoteFile("clips_45sec.tar.gz", site.url + path)}
+        with pytest.raises(DataError, match=message) as raised:
+            fetch_archives(remotes, tmp_path / "archives", progress=False, hint=hint)
+    assert "`dataset: local`" in str(raised.value) and str(tmp_path / "archives") in str(raised.value)
+    assert not (tmp_path / "archives").exists() or not list((tmp_path / "archives").iterdir())
+
+
+# -- link escapes are not corruption; decompression bombs ---------------------------------
+
+def test_a_symlink_chain_escape_is_refused_as_a_link_escape(tmp_path):
+    # each link alone stays inside; followed one after the other they reach the parent
+    archive = _tar_with(tmp_path, _link("a", "."), _link("a/b", ".."), _file("b/escaped.txt"))
+    target = tmp_path / "deep" / "target"
+    with pytest.raises(DataError, match=r"refusing link 'a/b' -> '\.\.'.*link escape, not corruption"):
+        safe_extract(archive, target)
+    assert not (tmp_path / "deep" / "escaped.txt").exists()
+    assert not (target / "a").exists() and not (target / "b").exists()
+
+
+def test_a_file_written_through_an_escaping_link_folder_is_refused(tmp_path):
+    archive = _tar_with(tmp_path, _link("up", "sub/../.."), _file("up/escaped.txt"))
+    with pytest.raises(DataError, match="link escape"):
+        safe_extract(archive, tmp_path / "deep" / "target")
+    assert not (tmp_path / "deep" / "escaped.txt").exists()
+
+
+def _zeros_tar(path, n_bytes):
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("annotations/zeros.csv")
+        info.size = n_bytes
+        tar.addfile(info, io.BytesIO(bytes(n_bytes)))
+    return path
+
+
+def test_a_decompression_bomb_is_refused_before_anything_is_written(tmp_path):
+    bomb = _zeros_tar(tmp_path / "annotations.tar.gz", 80 * 2**20)  # 80 MiB of zeros: ~80 KB
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(DataError, match=r"expands to more than 100 times its size.*bomb"):
+        safe_extract(bomb, tmp_path / "out")
+    assert not list((tmp_path / "out").rglob("*.csv"))
+    zipped = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("annotations/zeros.csv", bytes(2 * 2**20))
+    with pytest.raises(DataError, match="bomb"):
+        safe_extract(zipped, tmp_path / "out2", ratio_floor=2**20)
+    assert not list((tmp_path / "out2").rglob("*.csv"))
+    safe_extract(_zeros_tar(tmp_path / "small.tar.gz", 2**20), tmp_path / "out3")  # under the floor

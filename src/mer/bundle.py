@@ -301,28 +301,123 @@ class Bundle:
         return ((x - self.feature_mean) / self.feature_std).astype(np.float32)
 
 
+REEXPORT = ("re-export the bundle with `snakemake --cores 8 export` (or copy the folder again "
+            "from where it was exported)")
+
+
+def _broken(path: Path, what: str) -> DataError:
+    """The error for a bundle file that exists but is damaged: the file, what, the fix."""
+    return DataError(f"{path}: broken model bundle: {what}; {REEXPORT}")
+
+
+def read_card(path) -> dict:
+    """``card.json`` as a dict ({} when absent); ``DataError`` if it is not a JSON object."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _broken(path, f"not valid JSON ({error})") from None
+    if not isinstance(card, dict):
+        raise _broken(path, f"expected a JSON object, found a {type(card).__name__}")
+    return card
+
+
+def _read_weights(weights: Path):
+    """``load_checkpoint(weights)``, every failure turned into a ``DataError`` naming the file.
+
+    ``torch.load`` on a damaged file raises a zoo of undocumented types (EOFError,
+    UnpicklingError, RuntimeError, ValueError, UnicodeDecodeError, OverflowError...), and a
+    payload of the wrong shape fails later in ``load_state_dict`` or ``build_model``; the
+    file is the user's input here, so every ``Exception`` is caught and named.
+    """
+    from mer.errors import MerError
+    from mer.training import load_checkpoint
+
+    if weights.stat().st_size == 0:
+        raise _broken(weights, "the file is empty (0 bytes)")
+    try:
+        model, meta = load_checkpoint(weights)
+    except MerError as error:
+        raise _broken(weights, str(error).replace(f"{weights} ", "").replace(f" {weights}", "")) from None
+    except EOFError:
+        raise _broken(weights, "the file ends too early (cut short while copying?)") from None
+    except RuntimeError as error:
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        first = " ".join(lines[:2]) if lines else type(error).__name__
+        if "state_dict" in first:
+            what = ("its weights do not fit the model its metadata describes (a state dict of "
+                    f"other shapes, or a changed input_dim): {first}")
+        else:
+            what = f"torch cannot read it ({first})"
+        raise _broken(weights, what) from None
+    except (AttributeError, KeyError, TypeError, IndexError) as error:
+        raise _broken(weights, "its metadata is not what mer writes ('meta' must be a mapping "
+                               "with format, model_name, input_dim, model_options and extra; "
+                               f"{type(error).__name__}: {error})") from None
+    except Exception as error:  # noqa: BLE001 (see the docstring)
+        raise _broken(weights, f"unreadable ({type(error).__name__}: {error})") from None
+    return model, meta
+
+
+def _checked_statistics(weights: Path, extra: dict, input_dim) -> tuple[np.ndarray, np.ndarray]:
+    """The normalisation mean and std as float32 vectors of ``input_dim``, finite, std > 0."""
+    try:
+        mean = np.asarray(extra["feature_mean"], dtype=np.float32)
+        std = np.asarray(extra["feature_std"], dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise _broken(weights, f"its normalisation statistics are not lists of numbers ({error})") from None
+    if mean.shape != (input_dim,) or std.shape != mean.shape:
+        raise _broken(weights, f"normalisation statistics have shapes {mean.shape} and "
+                               f"{std.shape}, the model takes {input_dim} dims")
+    for name, values in (("feature_mean", mean), ("feature_std", std)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise _broken(weights, f"{name} holds {bad.size} NaN or infinite value(s) (first at "
+                                   f"dims {bad[:5].tolist()}), so every song would come out NaN")
+    bad = np.flatnonzero(std <= 0)
+    if bad.size:
+        raise _broken(weights, f"feature_std holds {bad.size} value(s) <= 0 (first at dims "
+                               f"{bad[:5].tolist()}); standardisation would divide by them")
+    return mean, std
+
+
 def load_bundle(directory, *, feature_set: str | None = None, target: str | None = None) -> Bundle:
     """Load the bundle in ``directory`` (``weights_only=True``).
 
-    ``DataError`` if it is not a bundle, if its features were computed by a different
-    feature version than this mer computes, if its feature set differs from the requested
-    ``feature_set`` or its target from ``target``.
+    ``DataError`` if it is not a bundle, if a file of it is damaged (empty or cut-short
+    ``model.pt``, metadata that is not a mapping, weights of other shapes than the model,
+    normalisation statistics that are not finite, a ``card.json`` that is not a JSON
+    object: each names the file, what is wrong, and says to re-export), if its features
+    were computed by a different feature version than this mer computes, if its feature
+    set differs from the requested ``feature_set`` or its target from ``target``.
     """
-    from mer.training import load_checkpoint
+    from mer.features import FEATURE_SETS
 
     directory = Path(directory)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise DataError(f"{directory}: not a model bundle (no {WEIGHTS_FILE}); export one with "
                         "`snakemake --cores 8 export`")
-    model, meta = load_checkpoint(weights)
+    card = read_card(directory / CARD_FILE)
+    model, meta = _read_weights(weights)
     extra = meta.get("extra", {})
+    if not isinstance(extra, dict):
+        raise _broken(weights, f"'extra' metadata is a {type(extra).__name__}, not a mapping")
     missing = [k for k in ("feature_set", "feature_version", "feature_mean", "feature_std", "target")
                if k not in extra]
     if missing:
         raise DataError(f"{weights}: a checkpoint but not a bundle (lacks {', '.join(missing)}); "
                         "export one with `snakemake --cores 8 export`")
     bundle_set, mode = extra["feature_set"], extra.get("compare_mode", "per_segment")
+    if not isinstance(bundle_set, str) or bundle_set not in FEATURE_SETS:
+        raise _broken(weights, f"feature set {bundle_set!r} is not one this mer knows "
+                               f"({', '.join(FEATURE_SETS)})")
+    if mode not in ("per_segment", "one_pass"):
+        raise _broken(weights, f"compare_mode {mode!r} is not per_segment or one_pass")
+    if not isinstance(extra["target"], str):
+        raise _broken(weights, f"target {extra['target']!r} is not a name")
     if feature_set is not None and bundle_set != feature_set:
         raise DataError(f"{directory}: bundle was trained on feature set {bundle_set!r}, but "
                         f"{feature_set!r} was requested; pick a bundle of {feature_set!r} or "
@@ -333,14 +428,15 @@ def load_bundle(directory, *, feature_set: str | None = None, target: str | None
     if extra["feature_version"] != expected:
         raise DataError(f"{directory}: bundle features are version {extra['feature_version']!r} "
                         f"but this mer computes {expected!r}; re-export the model")
-    card_path = directory / CARD_FILE
-    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-    mean = np.asarray(extra["feature_mean"], dtype=np.float32)
-    std = np.asarray(extra["feature_std"], dtype=np.float32)
-    if mean.shape != (meta["input_dim"],) or std.shape != mean.shape:
-        raise DataError(f"{weights}: normalisation statistics have {mean.size} dims, the model "
-                        f"{meta['input_dim']}")
+    dims = FEATURE_SETS[bundle_set].dims
+    if meta["input_dim"] != dims:
+        raise _broken(weights, f"the model takes {meta['input_dim']} input dims but feature set "
+                               f"{bundle_set!r} has {dims}")
+    mean, std = _checked_statistics(weights, extra, meta["input_dim"])
     predict_set = extra.get("predict_feature_set", bundle_set)
+    if not isinstance(predict_set, str) or predict_set not in FEATURE_SETS:
+        raise _broken(weights, f"predict_feature_set {predict_set!r} is not a feature set this "
+                               f"mer knows")
     if predict_set != bundle_set and extra.get("predict_feature_version") != feature_version(predict_set, mode):
         raise DataError(f"{directory}: bundle features are computed by {predict_set!r} version "
                         f"{extra.get('predict_feature_version')!r}, but this mer computes "
@@ -362,11 +458,14 @@ def find_bundles(root, targets=("arousal", "valence"), *, feature_set: str | Non
     candidates = [root] if (root / WEIGHTS_FILE).is_file() else \
         sorted(p.parent for p in root.rglob(CARD_FILE)) if root.is_dir() else []
     for folder in candidates:
-        card_path = folder / CARD_FILE
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card = read_card(folder / CARD_FILE)
         target = card.get("target")
         if target is None:  # a bundle without card: ask the checkpoint
             target = load_bundle(folder).target
+        if not isinstance(target, str) or not isinstance(card.get("feature_set", ""), str):
+            raise DataError(f"{folder / CARD_FILE}: broken model bundle: its target and "
+                            f"feature_set must be names, found {target!r} and "
+                            f"{card.get('feature_set')!r}; {REEXPORT}")
         if target in found and (feature_set is None or card.get("feature_set", feature_set) == feature_set):
             found[target].append(folder)
     missing = [t for t, paths in found.items() if not paths]

@@ -66,6 +66,19 @@ def _data_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def _unlock_stale(args) -> int:
+    from mer.runlock import LOCK_DIR, unlock_stale
+    removed, live = unlock_stale(args.dir)
+    if live:
+        print(f"mer unlock-stale: {args.dir} is locked by a live snakemake (pid "
+              f"{', '.join(map(str, live))}); not unlocking", file=sys.stderr)
+        return 1
+    if removed:
+        print(f"mer unlock-stale: removed the stale Snakemake lock of {Path(args.dir).resolve()} "
+              f"({len(removed)} file(s) in {LOCK_DIR}/, left by a killed run)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mer", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write a PNG of the curves and attention maps")
     predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(handler=_predict)
+
+    unlock = commands.add_parser(
+        "unlock-stale", help="remove Snakemake's lock left by a killed run (only if no "
+                             "snakemake on this machine works in DIR)",
+        description="After a hard kill (OOM, closed terminal) Snakemake's lock stays in "
+                    ".snakemake/locks and the next run stops with LockException. This removes "
+                    "it, as `snakemake --unlock` does, but only when no snakemake process on "
+                    "this machine has DIR as its working directory (exit 1 if one does). A run "
+                    "on another machine sharing DIR cannot be seen: do not use it then.")
+    unlock.add_argument("dir", nargs="?", default=".", help="the workflow folder (default .)")
+    unlock.set_defaults(handler=_unlock_stale)
     return parser
 
 

@@ -15,6 +15,10 @@ from jsonschema import Draft202012Validator
 
 from mer.errors import ConfigError
 
+# Songs of the datasets whose size params.yaml fixes (synthetic: `synthetic.n_songs`), so
+# that `cv.folds` can be checked before any job runs (and before Snakemake deletes folds.csv).
+KNOWN_SONG_COUNTS = {"emomusic": 744}
+
 
 def _key(path) -> str:
     parts = []
@@ -105,6 +109,14 @@ def name_errors(params: dict) -> list[str]:
         problems.append("`datasets.local.path`: required when `dataset` is local; set it to the "
                         "folder holding clips_45seconds/ and annotations/ (check it first with "
                         "`mer data check FOLDER`)")
+    n_songs = (params["synthetic"]["n_songs"] if params["dataset"] == "synthetic"
+               else KNOWN_SONG_COUNTS.get(params["dataset"]))
+    if params["cv"]["split"] == "kfold" and n_songs is not None and params["cv"]["folds"] > n_songs:
+        source = "`synthetic.n_songs`" if params["dataset"] == "synthetic" else "the dataset"
+        problems.append(f"`cv.folds`: {params['cv']['folds']} folds but dataset "
+                        f"{params['dataset']!r} has {n_songs} songs ({source}); use at most "
+                        f"{n_songs} folds" + (" or raise `synthetic.n_songs`"
+                                              if params["dataset"] == "synthetic" else ""))
     if params["dataset"] == "deam" and params["cv"]["split"] == "mediaeval2013":
         problems.append("`cv.split`: mediaeval2013 is emoMusic's own split; for DEAM use "
                         "`cv.split: mediaeval2015` (DEAM's own benchmark) or kfold")
@@ -154,12 +166,38 @@ def validate_params(params: dict, schema_path: str | Path, source: str = "params
     return params
 
 
-def load_params(path: str | Path, schema_path: str | Path) -> dict:
+def read_params_yaml(path: str | Path) -> dict:
+    """The mapping in the YAML file ``path``; ``ConfigError`` with the line and column of a
+    syntax error (Snakemake's own reader says only "not valid JSON or YAML")."""
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot read parameters ({error})") from error
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read parameters ({error})") from None
+    try:
+        params = yaml.safe_load(text)
+    except (ValueError, RecursionError) as error:  # e.g. `seed: 2001-02-30`, a date YAML builds
+        raise ConfigError(f"{path}: invalid value ({type(error).__name__}: {error}); a value "
+                          f"that YAML reads as a date or is nested thousands deep. Fix it "
+                          f"(quote text values) and run again.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where, shown = "", ""
+        if mark is not None:
+            where = f", line {mark.line + 1}, column {mark.column + 1}"
+            lines = text.splitlines()
+            if mark.line < len(lines):
+                shown = f"\n    {lines[mark.line]}\n    {' ' * mark.column}^"
+        what = "; ".join(str(part) for part in (getattr(error, "context", None),
+                                                 getattr(error, "problem", None)) if part)
+        raise ConfigError(f"{path}{where}: invalid YAML ({what or error}){shown}\nFix the "
+                          f"syntax there (indentation by spaces, no tabs; closed brackets and "
+                          f"quotes; `key: value`) and run again.") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of parameters at the top level")
-    return validate_params(params, schema_path, source=str(path))
+    return params
+
+
+def load_params(path: str | Path, schema_path: str | Path) -> dict:
+    path = Path(path)
+    return validate_params(read_params_yaml(path), schema_path, source=str(path))

@@ -9,10 +9,17 @@ such failure ends in a ``DataError`` that says where to put the files by hand.
   HTTP ``Range`` request, shows a tqdm progress bar, checks the sha256 when one is given
   and only then renames the file into place (atomic: ``dest`` is whole or absent).
 * ``verify_locked`` implements the lock file: a sha256 that ``params.yaml`` does not give
-  is computed on first use and recorded in ``LOCK_FILE`` next to the archives; a later
-  run whose archive hashes differently is refused (the remote or the copy changed).
+  is computed on first use and recorded in ``LOCK_FILE`` next to the archives **once the
+  archive has extracted** (``extract_archives``), so a truncated or corrupt download is
+  never recorded and its good replacement is accepted; a later run whose archive hashes
+  differently from a recorded one is refused (the remote or the copy changed).
+* A download that returns a web page (a form, a login redirect) instead of the archive is
+  recognised by its Content-Type or its first bytes, whatever the server claims; nothing
+  is written and the error says where to put the files by hand.
 * ``safe_extract`` unpacks tar (any compression) and zip archives refusing absolute paths,
-  ``..``, links that leave the target, device files, and more than ``max_bytes``.
+  ``..``, links that leave the target (also through a chain of the archive's own links),
+  device files, more than ``max_bytes``, and archives that expand more than
+  ``MAX_COMPRESSION_RATIO`` times their size (zip bombs).
 * ``build_emomusic_root`` turns extracted archives (or a user's copy) into the layout
   ``mer.data.emomusic`` reads: ``clips_45seconds/{id}.mp3`` and ``annotations/*.csv``.
 """
@@ -46,6 +53,12 @@ DEAM_PAGE = "https://cvml.unige.ch/databases/DEAM/"
 LOCK_FILE = "sha256.lock.json"
 MAX_EXTRACT_BYTES = 20 * 2**30  # emoMusic unpacks to < 1 GiB, DEAM to ~1.3 GiB
 MAX_MEMBERS = 100_000
+# Zip-bomb guard: MP3 archives expand ~1x, CSV annotations and DEAM's features ~3-6x; a bomb
+# expands 1000x and more. Below RATIO_FLOOR_BYTES of content the ratio is not judged (a
+# few small CSVs in tar padding can exceed it, and 64 MiB is harmless).
+MAX_COMPRESSION_RATIO = 100
+RATIO_FLOOR_BYTES = 64 * 2**20
+MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
 CHUNK_BYTES = 1 << 20
 SONG_FILE = re.compile(r"^(\d+)\.mp3$", re.IGNORECASE)
 
@@ -144,6 +157,8 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, time
         reason = getattr(error, "reason", None) or error
         if isinstance(error, urllib.error.HTTPError):
             reason = f"HTTP {error.code} {error.reason}"
+            if error.code in (401, 403):
+                reason += " (the site asks for a login or refuses access to the archive)"
         kept = f" ({part.stat().st_size} bytes kept in {part}; run again to resume)" if part.is_file() and part.stat().st_size else ""
         raise DataError(f"cannot download {url}: {reason}{kept}. {hint}".strip()) from error
     if sha256:
@@ -152,11 +167,33 @@ def download_file(url: str, dest: str | Path, *, sha256: str | None = None, time
     return dest
 
 
+HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<form", b"<!--", b"<?xml")
+
+
+def looks_like_html(first_bytes: bytes) -> bool:
+    """Whether a download's first bytes are a web page (no archive or audio starts so)."""
+    text = first_bytes[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith(HTML_STARTS)
+
+
+def _web_page_error(url: str, final_url: str, why: str, hint: str) -> DataError:
+    redirected = (f" after a redirect to {final_url} (a login or access page)"
+                  if final_url and final_url != url else "")
+    return DataError(f"{url} answered with a web page{redirected} ({why}), not the archive: the "
+                     f"site probably wants a login or its access form filled in first; nothing "
+                     f"was written. {hint}".strip())
+
+
 def _stream(response, part: Path, offset: int, url: str, hint: str, progress: bool, tqdm) -> None:
     content_type = response.headers.get("Content-Type", "")
-    if content_type.startswith("text/html"):
-        raise DataError(f"{url} answered with a web page (Content-Type {content_type}), not the "
-                        f"archive: the site probably wants its access form filled in first. {hint}".strip())
+    final_url = response.geturl() if hasattr(response, "geturl") else url
+    if content_type.startswith(("text/html", "application/xhtml")):
+        raise _web_page_error(url, final_url, f"Content-Type {content_type}", hint)
+    # Some servers send their login page as application/octet-stream: look at the bytes too,
+    # before anything is written, so that no page ends up in <dest>.part.
+    first = response.read(CHUNK_BYTES)
+    if looks_like_html(first):
+        raise _web_page_error(url, final_url, f"it starts with {first[:40]!r}", hint)
     status = getattr(response, "status", 200)
     length = response.headers.get("Content-Length")
     if status == 206:
@@ -171,9 +208,11 @@ def _stream(response, part: Path, offset: int, url: str, hint: str, progress: bo
     with open(part, mode) as out, tqdm(total=expected, initial=offset, unit="B", unit_scale=True,
                                        unit_divisor=1024, desc=part.name[:-5], disable=not progress,
                                        leave=False) as bar:
-        while block := response.read(CHUNK_BYTES):
+        block = first
+        while block:
             out.write(block)
             bar.update(len(block))
+            block = response.read(CHUNK_BYTES)
     size = part.stat().st_size
     if expected is not None and size != expected:
         raise DataError(f"download of {url} stopped at {size} of {expected} bytes "
@@ -205,13 +244,14 @@ def read_lock(lock_path: str | Path) -> dict:
 
 
 def verify_locked(path: str | Path, lock_path: str | Path, *, sha256: str | None = None,
-                  url: str | None = None) -> str:
-    """Check ``path`` against ``sha256`` (if given) and the lock file; record it if new.
+                  url: str | None = None, record: bool = True) -> str:
+    """Check ``path`` against ``sha256`` (if given) and the lock file; with ``record``,
+    record it if new.
 
     Returns the file's sha256. Raises when it differs from the given or the recorded value.
+    The pipeline records only archives that extracted (``extract_archives``); downloads
+    verify with ``record=False``.
     """
-    from mer.io import write_json_atomic
-
     path, lock_path = Path(path), Path(lock_path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -226,13 +266,25 @@ def verify_locked(path: str | Path, lock_path: str | Path, *, sha256: str | None
                         f"{lock_path} on {lock[path.name].get('recorded', '?')}: the file "
                         f"changed since the first run. If the new file is intended, delete its "
                         f"entry from {lock_path.name} (or the lock file) and run again.")
-    if not recorded:
-        lock[path.name] = {"sha256": actual, "size": path.stat().st_size, "url": url,
-                           "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_json_atomic(lock, lock_path)
-        lock_path.chmod(0o644)  # the temporary file's private mode would survive the rename
-        log.info("%s: sha256 %s recorded in %s", path.name, actual, lock_path)
+    if not recorded and record:
+        record_checksum(path, lock_path, actual, url=url)
     return actual
+
+
+def record_checksum(path: str | Path, lock_path: str | Path, sha256: str, *,
+                    url: str | None = None) -> None:
+    """Add ``path``'s sha256 to the lock file (kept if it is already there)."""
+    from mer.io import write_json_atomic
+
+    path, lock_path = Path(path), Path(lock_path)
+    lock = read_lock(lock_path)
+    if path.name in lock:
+        return
+    lock[path.name] = {"sha256": sha256, "size": path.stat().st_size, "url": url,
+                       "recorded": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_json_atomic(lock, lock_path)
+    lock_path.chmod(0o644)  # the temporary file's private mode would survive the rename
+    log.info("%s: sha256 %s recorded in %s", path.name, sha256, lock_path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -248,32 +300,91 @@ def _inside(name: str, archive: Path, kind: str = "member") -> PurePosixPath:
     return pure
 
 
-def _check_tar_members(tar: tarfile.TarFile, archive: Path, max_bytes: int, max_members: int):
-    members = tar.getmembers()
-    if len(members) > max_members:
-        raise DataError(f"{archive}: {len(members)} members, more than the limit {max_members}")
-    total = 0
-    for member in members:
+def _resolve(parts, links: dict[tuple, str]) -> tuple | None:
+    """``parts`` (a path relative to the extraction folder) with the archive's symbolic
+    links seen so far (path parts -> link target) followed, as the file system would;
+    None if it leaves the folder, is absolute or loops."""
+    resolved: list[str] = []
+    todo, hops = list(parts), 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None
+            resolved.pop()
+            continue
+        resolved.append(part)
+        linkname = links.get(tuple(resolved))
+        if linkname is not None:
+            hops += 1
+            target = PurePosixPath(linkname.replace("\\", "/"))
+            if hops > MAX_LINK_HOPS or target.is_absolute():
+                return None
+            resolved.pop()  # the link's target is relative to the link's folder
+            todo = list(target.parts) + todo
+    return tuple(resolved)
+
+
+def _ratio_error(archive: Path, total: int, compressed: int, max_ratio: float,
+                 ratio_floor: int) -> DataError | None:
+    if total > ratio_floor and total > max_ratio * max(compressed, 1):
+        return DataError(f"{archive}: expands to more than {max_ratio:g} times its size "
+                         f"({compressed} bytes -> over {total} bytes): a decompression bomb, "
+                         f"not a dataset archive; not extracting. Delete it and download it "
+                         f"again from the dataset's page")
+    return None
+
+
+def _check_tar_members(tar: tarfile.TarFile, archive: Path, max_bytes: int, max_members: int,
+                       max_ratio: float = MAX_COMPRESSION_RATIO,
+                       ratio_floor: int = RATIO_FLOOR_BYTES):
+    """Every member, checked while the archive is read (a bomb stops at its first excess)."""
+    compressed = archive.stat().st_size
+    links: dict[tuple, str] = {}
+    members, total = [], 0
+    for member in tar:  # lazy: reading stops at the first member over a limit
+        members.append(member)
+        if len(members) > max_members:
+            raise DataError(f"{archive}: more than {max_members} members (the limit)")
         relative = _inside(member.name, archive)
+        if _resolve(relative.parent.parts, links) is None:
+            raise DataError(f"{archive}: refusing {member.name!r}: its folder is a link that "
+                            f"leads outside the extraction folder (a link escape, not "
+                            f"corruption); the archive is not a trustworthy copy")
         if member.issym() or member.islnk():
-            # A link target is resolved against the link's folder (symlink) or the root (hard link).
-            base = relative.parent if member.issym() else PurePosixPath()
-            target = PurePosixPath(os.path.normpath(base / member.linkname))
-            if PurePosixPath(member.linkname).is_absolute() or target.parts[:1] == ("..",):
+            # A link target is resolved against the link's folder (symlink) or the root (hard
+            # link), through the links met so far (a chain of links can escape step by step).
+            base = relative.parent.parts if member.issym() else ()
+            linkname = PurePosixPath(member.linkname.replace("\\", "/"))
+            if linkname.is_absolute() or _resolve(base + linkname.parts, links) is None:
                 raise DataError(f"{archive}: refusing link {member.name!r} -> {member.linkname!r}: "
-                                f"it points outside the extraction folder")
+                                f"it points outside the extraction folder (a link escape, not "
+                                f"corruption); the archive is not a trustworthy copy")
+            if member.issym():
+                links[relative.parts] = member.linkname
         elif not (member.isfile() or member.isdir()):
             raise DataError(f"{archive}: refusing {member.name!r}: device, FIFO or other special file")
         total += max(member.size, 0)
         if total > max_bytes:
             raise DataError(f"{archive}: unpacks to more than {max_bytes / 2**30:.1f} GiB "
                             f"(the size limit); not extracting")
+        ratio = _ratio_error(archive, total, compressed, max_ratio, ratio_floor)
+        if ratio:
+            raise ratio
     return members
 
 
 def safe_extract(archive: str | Path, target: str | Path, *, max_bytes: int = MAX_EXTRACT_BYTES,
-                 max_members: int = MAX_MEMBERS) -> Path:
-    """Extract a tar(.gz/.bz2/.xz) or zip ``archive`` into ``target``, refusing unsafe members."""
+                 max_members: int = MAX_MEMBERS, max_ratio: float = MAX_COMPRESSION_RATIO,
+                 ratio_floor: int = RATIO_FLOOR_BYTES) -> Path:
+    """Extract a tar(.gz/.bz2/.xz) or zip ``archive`` into ``target``, refusing unsafe members.
+
+    Link escapes, special files and bombs (over ``max_bytes``, or over ``max_ratio`` times
+    the archive's size once past ``ratio_floor`` bytes) are refused by name before anything
+    is written; a damaged archive is reported as truncated or corrupt.
+    """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
     fix = f"delete {archive} and download it again"
@@ -283,9 +394,13 @@ def safe_extract(archive: str | Path, target: str | Path, *, max_bytes: int = MA
                 infos = zipped.infolist()
                 if len(infos) > max_members:
                     raise DataError(f"{archive}: {len(infos)} members, more than the limit {max_members}")
-                if sum(i.file_size for i in infos) > max_bytes:
+                total = sum(i.file_size for i in infos)
+                if total > max_bytes:
                     raise DataError(f"{archive}: unpacks to more than {max_bytes / 2**30:.1f} GiB "
                                     f"(the size limit); not extracting")
+                ratio = _ratio_error(archive, total, archive.stat().st_size, max_ratio, ratio_floor)
+                if ratio:
+                    raise ratio
                 for info in infos:
                     _inside(info.filename, archive)
                     if (info.external_attr >> 16) & 0o170000 == 0o120000:
@@ -296,14 +411,19 @@ def safe_extract(archive: str | Path, target: str | Path, *, max_bytes: int = MA
                     raise DataError(f"{archive}: member {bad!r} is corrupt (CRC mismatch); {fix}")
         else:
             with tarfile.open(archive, "r:*") as tar:
-                members = _check_tar_members(tar, archive, max_bytes, max_members)
+                members = _check_tar_members(tar, archive, max_bytes, max_members,
+                                             max_ratio, ratio_floor)
                 # The explicit checks above give readable errors on every Python >= 3.11; the
                 # data filter (3.11.4+) is a second guard (permissions, links, special files).
                 extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tar.extractall(target, members=members, **extra)
     except DataError:
         raise
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+    except getattr(tarfile, "FilterError", ()) as error:  # the data filter's second guard
+        name = getattr(getattr(error, "tarinfo", None), "name", "a member")
+        raise DataError(f"{archive}: refusing {name!r}: {error} (a link escape or unsafe member, not corruption); the archive "
+                        f"is not a trustworthy copy") from error
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
         raise DataError(f"{archive}: cannot extract, the archive is truncated or corrupt "
                         f"({type(error).__name__}: {error}); {fix}") from error
     return target
@@ -400,7 +520,9 @@ def fetch_archives(remotes: dict[str, RemoteFile], folder: str | Path, *, progre
         else:
             log.info("downloading %s -> %s", remote.url, path)
             download_file(remote.url, path, sha256=remote.sha256, progress=progress, hint=hint)
-        verify_locked(path, folder / LOCK_FILE, sha256=remote.sha256, url=remote.url)
+        # Recorded in the lock only once it extracted (extract_archives): a corrupt download
+        # must not make its good replacement look like a changed file.
+        verify_locked(path, folder / LOCK_FILE, sha256=remote.sha256, url=remote.url, record=False)
         paths[key] = path
     return paths
 
@@ -423,15 +545,21 @@ def extract_emomusic(archives: list[str | Path], target: str | Path, *,
 def extract_archives(archives: list[str | Path], target: str | Path, build, *,
                      lock_path: str | Path | None = None) -> Path:
     """Verify archives against the lock file, extract them safely into a scratch folder
-    beside ``target`` and lay them out with ``build(scratch, target)``."""
+    beside ``target`` and lay them out with ``build(scratch, target)``; only then record
+    the archives' checksums in the lock (an archive that did not extract is never recorded)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
     try:
+        digests = {}
         for archive in map(Path, archives):
-            verify_locked(archive, lock_path or archive.parent / LOCK_FILE)
+            digests[archive] = verify_locked(archive, lock_path or archive.parent / LOCK_FILE,
+                                             record=False)
             safe_extract(archive, scratch)
-        return build(scratch, target)
+        built = build(scratch, target)
+        for archive, digest in digests.items():
+            record_checksum(archive, lock_path or archive.parent / LOCK_FILE, digest)
+        return built
     finally:
         _make_writable(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
