@@ -24,15 +24,7 @@ pytestmark = pytest.mark.fuzz
 # Found by this suite in mer.data.emomusic (helper real's file, not fixed on this branch;
 # the same search found mer.data.deam.read_static's, fixed on main since):
 # each is reproduced by a strict xfail test below; delete the entry once it is fixed.
-KNOWN_BUGS = frozenset({
-    # read_songs_info has no error handling: an empty file (EmptyDataError), a row with
-    # extra fields (ParserError), bytes that are not UTF-8 (UnicodeDecodeError), a
-    # non-integer song_id (ValueError) are ValueErrors; a header without song_id a KeyError
-    ("mer.data.emomusic.read_songs_info", ValueError),
-    ("mer.data.emomusic.read_songs_info", KeyError),
-    # read_continuous: a non-numeric cell (e.g. a repeated header line) in .astype(float)
-    ("mer.data.emomusic.read_continuous", ValueError),
-})
+KNOWN_BUGS = frozenset()  # none left: the emoMusic parsers' escapes are fixed (tests below)
 
 EMOMUSIC_FILES = ["arousal_cont_average.csv", "valence_cont_average.csv", "arousal_cont_std.csv",
                   "songs_info.csv"]
@@ -77,9 +69,6 @@ def _sample_with(tmp_path, file, edit):
     return root
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, KeyError),
-                   reason="known bug in mer.data.emomusic (not this branch's file): a damaged "
-                          "songs_info.csv or a non-numeric cell escapes as a pandas/Python error")
 @pytest.mark.parametrize("file, edit", [
     ("songs_info.csv", lambda data: b""),
     ("songs_info.csv", lambda data: data.replace(b"\n3,", b"\n3,x,y,z,", 1)),
@@ -88,12 +77,13 @@ def _sample_with(tmp_path, file, edit):
     ("songs_info.csv", lambda data: b"\x80" + data),
     ("arousal_cont_std.csv", lambda data: data.split(b"\n")[0] + b"\n" + data),
 ], ids=["empty", "extra-fields", "no-song_id", "text-id", "not-utf8", "repeated-header"])
-def test_known_emomusic_parser_bugs_still_escape(tmp_path, file, edit):
+def test_damaged_emomusic_files_found_by_fuzzing_are_mer_errors(tmp_path, file, edit):
+    # found by the property above: pandas/Python errors escaped read_songs_info and
+    # read_continuous (an empty file, extra fields, no song_id, a text id, non-UTF-8, a
+    # repeated header line)
     root = _sample_with(tmp_path, file, edit)
-    try:  # a pandas/Python error escapes today (xfail); fixed, this passes and the strict
-        load_annotations(root)  # xfail fails: then remove it and its KNOWN_BUGS entry
-    except MerError:
-        pass
+    with pytest.raises(MerError, match=file):
+        load_annotations(root)
 
 
 @pytest.mark.parametrize("edit", [lambda data: b"", lambda data: b"\x80" + data,

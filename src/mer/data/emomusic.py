@@ -95,7 +95,19 @@ def read_continuous(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: missing column(s) {missing[:5]}"
                         f"{' ...' if len(missing) > 5 else ''}; expected song_id and "
                         f"{CONTINUOUS_COLUMNS[0]} ... {CONTINUOUS_COLUMNS[-1]}")
-    table = table.set_index("song_id")[CONTINUOUS_COLUMNS].astype(float)
+    table = table.set_index("song_id")[CONTINUOUS_COLUMNS]
+    values = table.apply(pd.to_numeric, errors="coerce")
+    text = values.isna() & table.notna()
+    if text.any().any():
+        song, column = text.stack()[lambda cells: cells].index[0]
+        raise DataError(f"{path}: song {song!r}, column {column!r}: {table.at[song, column]!r} "
+                        f"is not a number (a repeated header line?); fix the file")
+    table = values
+    ids = pd.to_numeric(pd.Series(table.index), errors="coerce")
+    if ids.isna().any() or (ids % 1 != 0).any():
+        raise DataError(f"{path}: song_id {table.index[int(ids.isna().idxmax())]!r} is not a "
+                        f"whole number; fix the file")
+    table.index = ids.astype(np.int64).to_numpy()
     if table.index.duplicated().any():
         dupes = table.index[table.index.duplicated()].unique().tolist()
         raise DataError(f"{path}: song id(s) listed twice: {dupes[:10]}")
@@ -108,11 +120,23 @@ def read_continuous(path: str | Path) -> pd.DataFrame:
 
 
 def read_songs_info(path: str | Path) -> pd.DataFrame:
-    """Read ``songs_info.csv``; strips the stray tabs and spaces around every field."""
-    table = pd.read_csv(path, dtype=str)
-    table.columns = [c.strip() for c in table.columns]
+    """Read ``songs_info.csv``; strips the stray tabs and spaces around every field.
+    DataError (naming the file) for a file pandas cannot parse, no ``song_id`` column, or
+    an id that is not a whole number."""
+    try:
+        table = pd.read_csv(path, dtype=str)
+    except Exception as error:  # pandas raises several types for unreadable CSV
+        raise DataError(f"{path}: cannot parse as CSV ({error}); fix or replace the file") from error
+    table.columns = [str(c).strip() for c in table.columns]
+    if "song_id" not in table.columns:
+        raise DataError(f"{path}: no 'song_id' column (found {table.columns.tolist()[:5]}); "
+                        f"fix or replace the file")
     table = table.apply(lambda column: column.str.strip(" \t"))
-    table["song_id"] = table["song_id"].astype(np.int64)
+    ids = pd.to_numeric(table["song_id"], errors="coerce")
+    if ids.isna().any() or (ids % 1 != 0).any():
+        raise DataError(f"{path}: song_id {table['song_id'][ids.isna() | (ids % 1 != 0)].iloc[0]!r} "
+                        f"is not a whole number; fix the file")
+    table["song_id"] = ids.astype(np.int64)
     return table.set_index("song_id")
 
 
