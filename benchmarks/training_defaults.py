@@ -91,6 +91,45 @@ def train_shaped(shaped, folds, fold: int, model_name: str, config, seed: int) -
 EPS = ("inside", "outside")
 
 
+def ridge_reference(shaped, folds, fold: int, seed: int) -> float:
+    """Test R² of per-frame ridge (scikit-learn, alpha chosen on the validation songs) on
+    one fold of ``--data shaped``: the reference row of the table."""
+    from sklearn.linear_model import Ridge
+
+    from mer.cv import Standardizer, split_fold
+    from mer.metrics import evaluate
+
+    x, y = shaped
+    split = split_fold(folds, fold, 0.1, seed)
+    scaler = Standardizer.fit(x[split.fit])
+
+    def frames(ids):
+        return scaler.transform(x[ids]).reshape(-1, x.shape[2])
+
+    alphas = [0.1, 1.0, 10.0, 100.0, 1000.0]
+    fitted = [Ridge(alpha=a).fit(frames(split.fit), y[split.fit].ravel()) for a in alphas]
+    best = min(fitted, key=lambda r: np.mean((r.predict(frames(split.validation))
+                                              - y[split.validation].ravel()) ** 2))
+    prediction = best.predict(frames(split.test)).reshape(len(split.test), -1)
+    return evaluate(y[split.test], prediction)["r2"]
+
+
+def markdown_table(table: pd.DataFrame, max_epochs: int) -> str:
+    """Mean ± std over folds per (model, target, init, eps) of the runs' rows."""
+    lines = ["", "| model | target | init | eps | folds | test R² | val MSE | epochs "
+             "| early-stopped | s/run |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for (model, target, init, eps), group in table.groupby(
+            ["model", "target", "init", "eps"], sort=False):
+        def cell(column, digits):
+            std = group[column].std(ddof=1) if len(group) > 1 else 0.0
+            return f"{group[column].mean():.{digits}f} ± {std:.{digits}f}"
+        stopped = int((group["epochs"] < max_epochs).sum())
+        lines.append(f"| {model} | {target} | {init} | {eps} | {len(group)} | {cell('r2', 3)} | "
+                     f"{cell('best_val_loss', 4)} | {cell('epochs', 1)} | {stopped}/{len(group)} "
+                     f"| {group['seconds'].mean():.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["AT_32", "LSTM_32"])
@@ -108,7 +147,14 @@ def main(argv=None) -> int:
     parser.add_argument("--data", choices=["builtin", "shaped"], default="builtin",
                         help="built-in songs + spectral features, or generated arrays")
     parser.add_argument("--dims", type=int, default=197, help="features of --data shaped")
+    parser.add_argument("--combos", nargs="+", default=[f"{i}/{e}" for i in INITS for e in EPS],
+                        help="init/eps pairs to train (default all four)")
+    parser.add_argument("--table-from", type=Path,
+                        help="only print the table of an earlier run's runs CSV (e.g. cut short)")
     args = parser.parse_args(argv)
+    if args.table_from:
+        print(markdown_table(pd.read_csv(args.table_from), args.max_epochs))
+        return 0
 
     import torch
 
@@ -137,8 +183,9 @@ def main(argv=None) -> int:
         over_budget = time.perf_counter() - training_started > 60 * args.budget_min
         if fold >= args.min_folds and over_budget:
             break
-        for model, target, init, eps in itertools.product(args.models, args.targets_run,
-                                                          INITS, EPS):
+        combos = [tuple(combo.split("/")) for combo in args.combos]
+        for model, target, (init, eps) in itertools.product(args.models, args.targets_run,
+                                                            combos):
             config = TrainConfig(max_epochs=args.max_epochs, seed=args.seed + fold,
                                  init=init, rmsprop_eps=eps)
             run_started = time.perf_counter()
@@ -162,6 +209,9 @@ def main(argv=None) -> int:
             print(f"{model} {target} fold {fold} {init}/{eps}: R2 {row['r2']:.3f} "
                   f"val {row['best_val_loss']:.5f} epochs {row['epochs']} "
                   f"{row['seconds']:.0f}s", file=sys.stderr, flush=True)
+        if args.data == "shaped":
+            print(f"per-frame ridge, fold {fold}: R2 "
+                  f"{ridge_reference(shaped, folds, fold, args.seed):.3f}", file=sys.stderr)
         folds_done += 1
 
     wall = time.perf_counter() - started
@@ -171,17 +221,7 @@ def main(argv=None) -> int:
     print(f"# {data}, {args.folds}-fold CV "
           f"({folds_done} fold(s) run), <= {args.max_epochs} epochs, patience 5, seed "
           f"{args.seed}; wall {wall / 60:.1f} min (data + features {prepared_s / 60:.1f} min)")
-    print("\n| model | target | init | eps | test R² | val MSE | epochs | early-stopped | s/run |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
-    for (model, target, init, eps), group in table.groupby(
-            ["model", "target", "init", "eps"], sort=False):
-        def cell(column, digits):
-            std = group[column].std(ddof=1) if len(group) > 1 else 0.0
-            return f"{group[column].mean():.{digits}f} ± {std:.{digits}f}"
-        stopped = int((group["epochs"] < args.max_epochs).sum())
-        print(f"| {model} | {target} | {init} | {eps} | {cell('r2', 3)} | "
-              f"{cell('best_val_loss', 4)} | {cell('epochs', 1)} | {stopped}/{len(group)} | "
-              f"{group['seconds'].mean():.0f} |")
+    print(markdown_table(table, args.max_epochs))
     return 0
 
 
