@@ -10,7 +10,7 @@ Conventions (frames numbered t = 1..T as in the paper, index t-1 in tensors):
   α_1 is all zeros and c_1 = 0. In the returned (batch, T, T) attention, row t-1 is α_t;
   BAT rows are zero on and above the diagonal.
 * Output y_t = g(h_t, y_{t-1}, c_t) with g linear: y_t = w_hᵀh_t + w_cᵀc_t + u·y_{t-1} + b,
-  y_0 = 0, u a learnt scalar initialised to 0.
+  y_0 = 0, u a learnt scalar initialised to 0 (by every scheme of ``mer.models.init``).
 * Feedback of y_{t-1}: in evaluation mode (``model.eval()``) the model always feeds back
   its *own* previous prediction; ``y_prev_true`` is ignored, so annotations cannot leak.
   In training mode it does the same ("free running", gradients flow through the

@@ -16,6 +16,9 @@ weights in padded rows and columns are exactly 0.
 
 ``LSTM``: the recurrence runs forwards in time, so frames padded at the end cannot reach a
 real frame; nothing beyond zeroing the padding is needed (no packed sequences).
+
+Initial weights: torch's at construction; ``mer.models.init.initialise(model, "keras")``
+re-draws them as Keras does (``mer.training.fit`` applies ``train.init``).
 """
 
 from __future__ import annotations

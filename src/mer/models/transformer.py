@@ -17,6 +17,9 @@ to a padded one: a real frame's output equals that of the song alone (positions 
 the song's first frame either way). Padded frames still attend to the real ones, which
 keeps their (ignored) outputs finite. The exported weights are 0 in padded columns (the
 mask) and set to 0 in padded rows.
+
+Initial weights: torch's at construction; ``train.init: keras`` (``mer.models.init``)
+re-draws every linear map Glorot-uniform with zero biases (Keras has no Transformer layer).
 """
 
 from __future__ import annotations
