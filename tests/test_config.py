@@ -176,3 +176,17 @@ def test_a_deam260_model_can_be_exported_for_new_audio(params):
     params["export"]["feature_set"] = "deam260"
     params["cv"]["split"] = "mediaeval2015"
     check(params)
+
+
+def test_a_grid_may_set_its_own_init_and_eps_over_train(params):
+    from mer.config import grid_train
+    params["grids"]["quick"]["train"] = {"init": "torch", "rmsprop_eps": "outside"}
+    params["train"].update(init="keras", rmsprop_eps="inside")
+    check(params)
+    assert grid_train(params)["init"] == "torch" and grid_train(params)["rmsprop_eps"] == "outside"
+    assert grid_train(params)["batch_size"] == params["train"]["batch_size"]
+    params["grid"] = "paper"
+    assert grid_train(params)["init"] == "keras"
+    params["grids"]["quick"]["train"] = {"patience": 3}
+    with pytest.raises(ConfigError, match=r"grids\.quick\.train"):
+        check(params)

@@ -78,6 +78,16 @@ def grid_max_epochs(params: dict) -> int:
     return params["grids"][params["grid"]]["max_epochs"]
 
 
+# Training settings a grid may set for itself: the ones whose best value depends on how many
+# optimiser steps the grid affords (docs/training.md measures init and eps at two scales).
+GRID_TRAIN_KEYS = ("init", "rmsprop_eps")
+
+
+def grid_train(params: dict) -> dict:
+    """``train`` with the selected grid's own ``train`` settings (GRID_TRAIN_KEYS) on top."""
+    return {**params["train"], **params["grids"][params["grid"]].get("train", {})}
+
+
 def grid_baseline_model(params: dict) -> str:
     return params["grids"][params["grid"]]["baseline_model"]
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs, grid_models, grid_runs,
+from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs, grid_train, grid_models, grid_runs,
                         validate_params)
 from mer.cv import n_test_folds
 from mer.errors import ConfigError
@@ -23,6 +23,7 @@ RUNS = grid_runs(config)
 FEATURE_SETS = grid_feature_sets(config)
 MODELS = grid_models(config)
 MAX_EPOCHS = grid_max_epochs(config)
+TRAIN = grid_train(config)  # train: with the grid's own settings on top
 BASELINE_MODEL = grid_baseline_model(config)
 TARGETS = config["train"]["targets"]
 N_FOLDS = n_test_folds(config["cv"]["split"], config["cv"]["folds"])  # 1 for mediaeval2013
@@ -92,7 +93,7 @@ def train_options():
     """Training params one train_fold job depends on (its rerun trigger)."""
     keys = ("batch_size", "learning_rate", "rho", "eps", "patience", "min_delta", "feedback",
             "device", "init", "rmsprop_eps", "deterministic", "autocast")
-    return {"max_epochs": MAX_EPOCHS, **{key: config["train"][key] for key in keys}}
+    return {"max_epochs": MAX_EPOCHS, **{key: TRAIN[key] for key in keys}}
 
 
 def train_gpus():
@@ -178,7 +179,7 @@ def export_outputs():
 def export_card_params():
     """The parameters an exported bundle depends on; their hash goes on its card."""
     keys = {"dataset": DATASET, "seed": config["seed"], "cv": config["cv"],
-            "train": {**config["train"], "max_epochs": MAX_EPOCHS},
+            "train": {**TRAIN, "max_epochs": MAX_EPOCHS},
             "models": models_on(config["export"]["feature_set"]), "compare_mode": config["features"]["compare_mode"],
             "export_feature_set": config["export"]["feature_set"]}
     if DATASET == "synthetic":
