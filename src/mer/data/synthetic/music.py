@@ -19,7 +19,7 @@ song's style into cue curves ``cue_c(t) = w_c u(t) + (1 - w_c) r_c``
   above the root) and chromatic melody neighbours;
 * key plan (``SongEmotion.keys``) -> tonic, scale and chord progression of each key
   region, from the first beat after the modulation time. Major keys use progressions with
-  minor chords (vi, iii) and minor keys ones with major chords (VI, III, VII), so a bar's
+  minor chords (ii, vi) and minor keys ones with major chords (V, VI, VII), so a bar's
   chord alone does not tell the key: the bars before it do.
 
 Mastering, independent of the emotion: a tilt EQ (``TILT_DB_RANGE``, treble against bass
@@ -49,16 +49,17 @@ CHORD_CENTRE_MIDI, CHORD_SPAN_SEMITONES = 58.0, 5.0
 OUTPUT_PEAK = 0.9  # soft-limiter ceiling, leaves headroom for MP3 overshoot
 
 _MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
-_MINOR_SCALE = np.array([0, 2, 3, 5, 7, 8, 10])
-# Progressions per bar as (root in semitones above the tonic, third in semitones).
+_MINOR_SCALE = np.array([0, 2, 3, 5, 7, 8, 11])  # harmonic minor: the raised 7th marks the key
+# Progressions per bar as (root in semitones above the tonic, third in semitones). Minor
+# keys cadence on a major V (its third is the leading tone), as in common practice.
 _MAJOR_PROGRESSIONS = np.array([[(0, 4), (7, 4), (9, 3), (5, 4)],     # I V vi IV
                                 [(0, 4), (9, 3), (5, 4), (7, 4)],     # I vi IV V
-                                [(0, 4), (4, 3), (9, 3), (7, 4)],     # I iii vi V
-                                [(0, 4), (2, 3), (7, 4), (9, 3)]])    # I ii V vi
-_MINOR_PROGRESSIONS = np.array([[(0, 3), (8, 4), (3, 4), (10, 4)],    # i VI III VII
-                                [(0, 3), (5, 3), (8, 4), (7, 4)],     # i iv VI V
+                                [(0, 4), (5, 4), (7, 4), (0, 4)],     # I IV V I
+                                [(0, 4), (2, 3), (7, 4), (0, 4)]])    # I ii V I
+_MINOR_PROGRESSIONS = np.array([[(0, 3), (5, 3), (7, 4), (0, 3)],     # i iv V i
+                                [(0, 3), (8, 4), (5, 3), (7, 4)],     # i VI iv V
                                 [(0, 3), (10, 4), (8, 4), (7, 4)],    # i VII VI V
-                                [(0, 3), (3, 4), (5, 3), (0, 3)]])    # i III iv i
+                                [(0, 3), (5, 3), (0, 3), (7, 4)]])    # i iv i V
 _TENSION_INTERVALS = np.array([1, 6, 13])  # minor 2nd, tritone, minor 9th above the root
 _REFLECTIONS = ((0.0297, 0.32), (0.0371, 0.25), (0.0411, 0.2), (0.0533, 0.15))  # s, gain
 
