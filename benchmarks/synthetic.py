@@ -17,9 +17,9 @@ pipeline's ``extract_file_features``, and prints:
   song-mean annotation (and the next four), the 10-fold cross-validated R² of ridge
   regression on all 197 song means, and of a one-feature loudness model (song-mean log
   RMS; per frame, the running mean of log RMS up to the frame);
-* what looking back earns, within songs: ridge on each frame's deviation from its song
-  mean, with the frame's features alone and with the mean of the preceding 8 s added
-  (grouped by song), and the same with the true key plan (the frame's mode against the
+* what looking back earns, within songs: least squares on the first 20 principal
+  components of each frame's deviation from its song mean, with the frame's features
+  alone and with the mean of the preceding 8 s added (10 folds grouped by song), and the same with the true key plan (the frame's mode against the
   mode established before it) as an upper bound;
 * with ``--train-models``: CPU seconds and epochs of one ``mer.cv.train_fold`` job per
   (model, feature set, target) on fold 0 of a 10-fold split, 1 thread, as the pipeline.
@@ -64,6 +64,17 @@ def _ridge():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 5, 17)))
+
+
+def _within_song_model(components: int = 20):
+    """Standardise, keep the first principal components, least squares. (RidgeCV's
+    leave-one-out picks its penalty on neighbouring, nearly identical frames and
+    overfits across songs.)"""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    return make_pipeline(StandardScaler(), PCA(components, random_state=0), LinearRegression())
 
 
 def _preceding_mean(x: np.ndarray, frames: int) -> np.ndarray:
@@ -164,9 +175,9 @@ def look_back_table(data) -> list[str]:
     for target in ("arousal", "valence"):
         y = data["annotations"].values[target]
         y = (y - y.mean(axis=1, keepdims=True)).reshape(-1)
-        now = _cv_r2(_ridge(), dev.reshape(n_songs * n_frames, -1), y, groups)
-        both = _cv_r2(_ridge(), np.concatenate([dev, past], axis=2).reshape(n_songs * n_frames, -1),
-                      y, groups)
+        now = _cv_r2(_within_song_model(), dev.reshape(n_songs * n_frames, -1), y, groups)
+        both = _cv_r2(_within_song_model(),
+                      np.concatenate([dev, past], axis=2).reshape(n_songs * n_frames, -1), y, groups)
         k_now = _cv_r2(LinearRegression(), local.reshape(-1, 1), y, groups)
         k_both = _cv_r2(LinearRegression(), np.stack([local.ravel(), established.ravel()], 1),
                         y, groups)

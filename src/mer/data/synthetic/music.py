@@ -41,9 +41,9 @@ from mer.frames import SAMPLE_RATE
 TEMPO_SPAN_BPM, TEMPO_JITTER_BPM = 36.0, 8.0
 DYNAMICS_SPAN_DB = 14.0
 LOUDNESS_DBFS_RANGE = (-26.0, -16.0)  # mastered RMS level of the whole clip
-TILT_DB_RANGE = (-3.0, 3.0)
+TILT_DB_RANGE = (-1.5, 1.5)
 TILT_CROSSOVER_HZ = 1500.0
-TIMBRE_JITTER = 0.1  # std of a song's instrument brightness offset
+TIMBRE_JITTER = 0.05  # std of a song's instrument brightness offset
 MELODY_CENTRE_MIDI, MELODY_SPAN_SEMITONES = 70.0, 7.0
 CHORD_CENTRE_MIDI, CHORD_SPAN_SEMITONES = 58.0, 5.0
 OUTPUT_PEAK = 0.9  # soft-limiter ceiling, leaves headroom for MP3 overshoot
@@ -120,7 +120,8 @@ def render_song(emotion: SongEmotion, rng: np.random.Generator) -> tuple[np.ndar
     density = at["density"]
     density01 = (density + 1) / 2
     bright = (at["brightness"] + 1) / 2
-    timbre = np.clip(bright + style.style.timbre + TIMBRE_JITTER * rng.standard_normal(), 0, 1)
+    timbre = np.clip(bright + 0.5 * style.style.timbre + TIMBRE_JITTER * rng.standard_normal(),
+                     0, 1)
     register, consonance = at["register"], at["consonance"]
     sub = steps % 4  # position within the beat (0 = on the beat)
     tonic, major, chord_root, chord_third, local_beat = _harmony(emotion, steps, step_time, rng)
