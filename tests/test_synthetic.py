@@ -1,5 +1,6 @@
 """Tests of the synthetic emoMusic stand-in (mer.data.synthetic): layout, audio,
-determinism, atomic writing, annotation statistics and recoverable emotion."""
+determinism, atomic writing, annotation statistics, emotion carried by several cues (no
+loudness knob) and valence carried by the harmonic context."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from scipy.stats import spearmanr
 from mer.data import synthetic
 from mer.data.emomusic import (ANNOTATIONS_DIR, CLIPS_DIR, CONTINUOUS_COLUMNS, SONGS_INFO,
                                STATIC_ANNOTATIONS, continuous_file, load_annotations)
-from mer.data.synthetic import (EmotionModel, annotation_statistics, choose_song_ids,
-                                draw_annotations, draw_song_emotion,
-                                generate_synthetic_dataset, synthesize_song)
+from mer.data.synthetic import (AROUSAL_CUES, DRIVE_SCALE, GENRES, EmotionModel,
+                                annotation_statistics, choose_song_ids, draw_annotations,
+                                draw_song_emotion, generate_synthetic_dataset, synthesize_song)
+from mer.data.synthetic import layout
 from mer.errors import ConfigError
 from mer.frames import FRAME_SAMPLES, N_ANNOTATED_FRAMES, SAMPLE_RATE
 
@@ -58,7 +60,9 @@ def test_output_loads_in_the_emomusic_layout(dataset):
     info = annotations.info
     assert info.index.tolist() == clip_ids
     assert info["file_name"].tolist() == [f"{s}.mp3" for s in clip_ids]  # tabs stripped
-    assert set(info["Genre"]) <= set(synthetic.GENRES)
+    assert set(info["Genre"]) <= set(GENRES)
+    assert all(info.loc[s, "Genre"] == draw_song_emotion(s, seed=SEED).style.genre
+               for s in clip_ids)  # the genre column names the song's style
     assert set(info["Mediaeval 2013 set"]) == {"development", "evaluation"}
 
 
@@ -152,8 +156,8 @@ def test_interrupted_run_leaves_no_half_dataset(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(job)
 
-    original = synthetic._write_song
-    monkeypatch.setattr(synthetic, "_write_song", failing_write)
+    original = layout._write_song
+    monkeypatch.setattr(layout, "_write_song", failing_write)
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic_dataset(tmp_path / "data", n_songs=3, seed=3)
     assert list(tmp_path.iterdir()) == []
@@ -203,57 +207,149 @@ def test_within_song_std_sets_the_within_song_variation(within_song_std):
             assert abs(measured - within_song_std) < 0.015
 
 
-# --- emotion is audible ----------------------------------------------------------------
-
-def _spectral_centroid(audio: np.ndarray) -> float:
-    frames = audio[: len(audio) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
-    magnitude = np.abs(np.fft.rfft(frames, axis=1))
-    frequencies = np.fft.rfftfreq(FRAME_SAMPLES, 1 / SAMPLE_RATE)
-    return float(np.mean(magnitude @ frequencies / magnitude.sum(axis=1)))
 
 
-def test_loudness_and_brightness_follow_arousal_across_songs(dataset):
-    annotations = load_annotations(dataset)
-    rms, centroid = [], []
-    for song_id in annotations.song_ids:
-        audio, _ = sf.read(dataset / CLIPS_DIR / f"{song_id}.mp3", dtype="float32")
-        rms.append(np.sqrt(np.mean(audio**2)))
-        centroid.append(_spectral_centroid(audio))
-    arousal = annotations.values["arousal"].mean(axis=1)
-    assert spearmanr(arousal, rms)[0] > 0.7
-    assert spearmanr(arousal, centroid)[0] > 0.6
+# --- arousal: several cues, no loudness knob --------------------------------------------
+
+def _db(x: np.ndarray) -> float:
+    return float(10 * np.log10(np.mean(np.square(x, dtype=np.float64))))
+
+
+def test_each_song_is_mastered_at_its_own_loudness(dataset):
+    # the clip's level is the drawn mastering level (the limiter only trims peaks)
+    for song_id in choose_song_ids(N_SONGS, SEED)[:1]:
+        song = synthesize_song(int(song_id), seed=SEED)
+        assert abs(_db(song.audio) - song.loudness_dbfs) < 0.5
+        decoded, _ = sf.read(dataset / CLIPS_DIR / f"{song_id}.mp3", dtype="float32")
+        assert abs(_db(decoded) - song.loudness_dbfs) < 0.5
+
+
+def test_cues_carry_arousal_partly_and_differently_per_song():
+    # 400 songs without audio: each cue's song mean follows arousal, none exactly (the
+    # features see the cues through timbre, mastering and each other); the weights differ
+    # between songs and styles.
+    emotions = [draw_song_emotion(s, seed=SEED) for s in range(2, 402)]
+    arousal = np.array([e.annotation["arousal"].mean() for e in emotions])
+    for cue in AROUSAL_CUES:
+        means = [e.style.cue(cue, np.tanh(e.musical["arousal"] / DRIVE_SCALE)).mean()
+                 for e in emotions]
+        assert 0.3 < np.corrcoef(means, arousal)[0, 1] < 0.95, cue
+        weights = np.array([e.style.weights[cue] for e in emotions])
+        assert weights.std() > 0.1, cue
+    assert {e.style.genre for e in emotions} == set(GENRES)
+
+
+@pytest.fixture(scope="module")
+def song_mean_features():
+    """Song means of the 197 spectral columns of 30 songs (20 annotated frames each, to
+    stay fast) and their song-mean annotations."""
+    from mer.features import extract_clip_features, feature_set
+    frames = np.arange(50, 70)
+    ids = choose_song_ids(30, SEED)
+    means, arousal, valence, loudness = [], [], [], []
+    for s in ids:
+        song = synthesize_song(int(s), seed=SEED)
+        means.append(extract_clip_features(song.audio, ["spectral"], frames=frames)["spectral"]
+                     .mean(axis=0))
+        arousal.append(song.emotion.annotation["arousal"].mean())
+        valence.append(song.emotion.annotation["valence"].mean())
+        loudness.append(song.loudness_dbfs)
+    return (np.array(means), np.array(arousal), np.array(valence), np.array(loudness),
+            feature_set("spectral").columns)
+
+
+def test_no_single_spectral_feature_tracks_arousal(song_mean_features):
+    # The old generator (gain following arousal) gave |r| = 0.98 for loudness. Over 80
+    # songs and all 61 frames the highest |r| is ~0.7 (docs/builtin-dataset.md); 30 songs
+    # and 20 frames leave a standard error of ~0.1 on the maximum of 197, hence 0.85.
+    means, arousal, valence, loudness, columns = song_mean_features
+    r = [abs(np.corrcoef(means[:, j], arousal)[0, 1]) for j in range(means.shape[1])
+         if means[:, j].std() > 0]
+    assert len(r) == len(columns)
+    assert max(r) < 0.85, max(r)
+    rms = means[:, columns.index("rms")]
+    assert abs(spearmanr(rms, arousal)[0]) < 0.5
+    assert abs(spearmanr(loudness, arousal)[0]) < 0.5
 
 
 def test_within_song_arousal_changes_are_audible():
-    # a mid-arousal song with large within-song variation: frame loudness follows it
+    # a mid-arousal song whose style leans on dynamics, with large within-song variation:
+    # its frame loudness follows the within-song arousal
     model = EmotionModel(level_mean=(0.0, 0.0), level_std=(0.05, 0.05))
-    song = synthesize_song(3, seed=SEED, within_song_std=0.25, model=model)
+    song_id = next(s for s in range(2, 200)
+                   if draw_song_emotion(s, seed=SEED, model=model).style.weights["dynamics"] > 0.6)
+    song = synthesize_song(song_id, seed=SEED, within_song_std=0.25, model=model)
     n_frames = len(song.audio) // FRAME_SAMPLES
     frames = song.audio[: n_frames * FRAME_SAMPLES].reshape(n_frames, FRAME_SAMPLES)
     loudness_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
     centres = (np.arange(n_frames) + 0.5) * FRAME_SAMPLES / SAMPLE_RATE
     arousal = np.interp(centres, song.emotion.control_times, song.emotion.driving["arousal"])
-    assert np.corrcoef(loudness_db, arousal)[0, 1] > 0.7
+    assert np.corrcoef(loudness_db, arousal)[0, 1] > 0.6
 
 
-def _major_minus_minor(audio: np.ndarray) -> float:
-    """Krumhansl-Kessler key-profile fit: best major minus best minor correlation."""
+# --- valence: mode and harmonic context --------------------------------------------------
+
+def _third_contrast(audio: np.ndarray, tonic: int) -> float:
+    """Chroma energy of the major third above ``tonic`` minus that of the minor third,
+    over their sum: > 0 for a major key, < 0 for a minor one."""
     from mer.runtime import import_librosa
     librosa = import_librosa()
     chroma = librosa.feature.chroma_stft(y=audio[::2], sr=SAMPLE_RATE // 2, n_fft=4096,
-                                         hop_length=2048)
-    profile = (chroma**2).mean(axis=1)
-    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-    best = [max(np.corrcoef(profile, np.roll(key, k))[0, 1] for k in range(12))
-            for key in (major, minor)]
-    return best[0] - best[1]
+                                         hop_length=2048, tuning=0.0)
+    profile = (chroma**2).mean(axis=1)  # index 0 = C
+    major, minor = profile[(tonic + 4) % 12], profile[(tonic + 3) % 12]
+    return float((major - minor) / (major + minor))
 
 
 def test_valence_sets_the_mode():
-    scores = {}
+    # one key region per song: happy songs play in major, sad ones in minor
     for valence in (0.5, -0.5):
-        model = EmotionModel(level_mean=(0.0, valence), level_std=(0.05, 0.02))
-        scores[valence] = [_major_minus_minor(synthesize_song(s, seed=SEED, model=model).audio)
-                           for s in (2, 3, 4)]
-    assert min(scores[0.5]) > max(scores[-0.5]), scores
+        model = EmotionModel(level_mean=(0.0, valence), level_std=(0.05, 0.02),
+                             modulations_per_clip=0.0, mode_noise_std=0.0, mode_slope=50.0)
+        for s in (2, 3, 4):
+            song = synthesize_song(s, seed=SEED, model=model)
+            assert song.emotion.keys.major[0] == (valence > 0)
+            contrast = _third_contrast(song.audio, int(song.emotion.keys.tonics[0]))
+            assert np.sign(contrast) == np.sign(valence), (s, valence, contrast)
+
+
+def _mode_changes(emotion):
+    keys = emotion.keys
+    return [(float(keys.starts_s[i]), bool(keys.major[i]))
+            for i in range(1, len(keys.starts_s)) if keys.major[i] != keys.major[i - 1]]
+
+
+def test_valence_follows_the_established_mode_seconds_after_a_change():
+    # The frame-local harmony switches mode at the modulation; the perceived valence
+    # (annotation before rater lag) moves over the following seconds.
+    early, late = [], []
+    for s in range(2, 300):
+        emotion = draw_song_emotion(s, seed=SEED, within_song_std=0.1)
+        context = emotion.driving["valence"] - emotion.musical["valence"]
+        times = emotion.control_times
+        for start, major in _mode_changes(emotion):
+            if start + 10 > times[-1]:
+                continue
+            before = np.interp(start, times, context)
+            sign = 1 if major else -1
+            early.append(sign * (np.interp(start + 1.0, times, context) - before))
+            late.append(sign * (np.interp(start + 10.0, times, context) - before))
+    assert len(late) > 20
+    assert np.all(np.array(late) > 0)  # valence rises into major, falls into minor
+    assert np.median(np.array(early) / np.array(late)) < 0.4  # ... but only seconds later
+
+
+def test_rendered_harmony_switches_mode_at_the_modulation():
+    model = EmotionModel(level_mean=(0.0, 0.0), level_std=(0.05, 0.05))
+    song_id, start = next((s, changes[0]) for s in range(2, 400)
+                          if (changes := _mode_changes(draw_song_emotion(s, seed=SEED, model=model)))
+                          and 12 < changes[0][0] < 33)
+    time_s, major = start
+    song = synthesize_song(song_id, seed=SEED, model=model)
+    keys = song.emotion.keys
+    region = int(keys.region_at(time_s))
+    before = song.audio[int((time_s - 6) * SAMPLE_RATE): int((time_s - 0.5) * SAMPLE_RATE)]
+    after = song.audio[int((time_s + 1) * SAMPLE_RATE): int((time_s + 6.5) * SAMPLE_RATE)]
+    sign = 1 if major else -1
+    assert sign * _third_contrast(after, int(keys.tonics[region])) > 0
+    assert -sign * _third_contrast(before, int(keys.tonics[region - 1])) > 0
