@@ -44,9 +44,9 @@ PARAMS = dict(helpers.MINIMAL,
                    "models": MODELS["spectral"]}]}})
 # Jobs measured (rule of the kept script); data and feature jobs are not (benchmarks/features.py).
 # (plot_chromagrams, one job of ~14 CPU-s, is librosa's CQT: work, not fixed cost.)
+# The other figure jobs (error histograms, attended frames) import what plot_figure1 does.
 REPORT_RULES = ["split_folds", "summarize_cv", "make_tables", "make_claims", "compare_families",
-                "export_dvc_plots", "plot_figure1", "plot_error_histograms", "plot_attention_maps",
-                "plot_attended_frames"]
+                "plot_figure1", "plot_attention_maps"]
 FLOORS = ["pass", "import numpy", "import pandas", "import torch", "import torch, pandas",
           "import sklearn.linear_model", "import scipy.stats", "import matplotlib.pyplot"]
 
@@ -101,21 +101,27 @@ def with_body(script: Path, body: str, destination: Path) -> Path:
     return destination
 
 
-def outputs_digest(run_dir: Path, text: str) -> str:
-    """Digest of the files a job writes (the paths named in its pickled snakemake object)."""
-    digest = hashlib.sha256()
+def outputs_digest(run_dir: Path, text: str) -> dict[str, str]:
+    """Digest per file a job writes (the paths named in its pickled snakemake object); the
+    wall-clock column `seconds` of history.csv left out, model.pt compared by its tensors."""
+    digests = {}
     for name in sorted(set(re.findall(rb"(?:results|reports)/[\w./-]+\.(?:csv|json|md|npz|tsv|pt)",
                                       text.encode("latin-1")))):
         path = run_dir / name.decode()
         if not path.is_file() or "benchmark" in path.name:
             continue
-        if path.suffix == ".pt":  # torch's zip records differ in nothing but tensors are compared
+        if path.suffix == ".pt":
             import torch
             state = torch.load(path, map_location="cpu", weights_only=False)
-            digest.update(repr(sorted((k, str(v)) for k, v in _flat(state))).encode())
+            content = repr(sorted((k, v.numpy().tobytes() if torch.is_tensor(v) else repr(v))
+                                  for k, v in _flat(state))).encode()
+        elif path.name == "history.csv":
+            import pandas as pd
+            content = pd.read_csv(path).drop(columns="seconds").to_csv().encode()
         else:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+            content = path.read_bytes()
+        digests[name.decode()] = hashlib.sha256(content).hexdigest()
+    return digests
 
 
 def _flat(value, prefix=""):
@@ -131,6 +137,7 @@ def main() -> None:
     parser.add_argument("--before", default=None, help="revision to compare with "
                         "(default: git merge-base HEAD main)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", help="measure only jobs whose label contains this")
     parser.add_argument("--keep", type=Path, default=None, help="reuse/keep this run directory")
     args = parser.parse_args()
     before = args.before or subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=REPO,
@@ -155,10 +162,14 @@ def main() -> None:
         text = script.read_text(encoding="latin-1")
         if rule == "train_fold" and "fold0" not in re.search(r"seed0/fold\d+", text).group():
             continue
-        if rule in ("train_fold", *REPORT_RULES):
+        if rule in ("train_fold", *REPORT_RULES) and args.only in job_label(rule, text):
             jobs.setdefault(job_label(rule, text), (rule, script, text))
 
-    rows, mismatches = [], []
+    print(f"CPU-s per job (user + sys, min of {args.repeats}; tiny run: 8 songs, 2 folds, 1 epoch); "
+          f"before = {before[:7]}, after = working tree\n")
+    print("| job | before CPU-s | after CPU-s | after: in imports | outputs identical |")
+    print("|---|---:|---:|---:|---|", flush=True)
+    mismatches = []
     for label, (rule, script, text) in sorted(jobs.items(), key=lambda item: (
             item[1][0] != "train_fold", item[0])):
         result = {}
@@ -173,19 +184,13 @@ def main() -> None:
                 imports = min(imports, float(spent_file.read_text()))
             result[name] = (total, imports, digest)
         if result["before"][2] != result["after"][2]:
-            mismatches.append(label)
-        rows.append((label, result))
-        print(f"measured {label}", file=sys.stderr, flush=True)
-
-    print(f"CPU-s per job (user + sys, min of {args.repeats}; tiny run: 8 songs, 2 folds, 1 epoch); "
-          f"before = {before[:7]}, after = working tree\n")
-    print("| job | before CPU-s | after CPU-s | after: in imports | outputs identical |")
-    print("|---|---:|---:|---:|---|")
-    for label, result in rows:
+            mismatches.append(f"{label}: " + ", ".join(sorted(
+                name for name in result["before"][2] | result["after"][2]
+                if result["before"][2].get(name) != result["after"][2].get(name))))
         (b_total, _, b_digest), (a_total, a_imports, a_digest) = result["before"], result["after"]
         share = f"{a_imports:.2f} ({100 * a_imports / a_total:.0f} %)"
         print(f"| {label} | {b_total:.2f} | {a_total:.2f} | {share} | "
-              f"{'yes' if b_digest == a_digest else 'NO'} |")
+              f"{'yes' if b_digest == a_digest else 'NO'} |", flush=True)
     print("\nFloors (a bare `python -c`):\n\n| statement | CPU-s |\n|---|---:|")
     for statement in FLOORS:
         seconds = cpu_seconds([python, "-c", statement], dict(os.environ), REPO, args.repeats)
