@@ -15,7 +15,8 @@ predictions, metrics, attention and tables; model.pt of a network by its tensors
 
 "import" is the CPU time spent inside the outermost `import` statements of the job (an
 import hook around builtins.__import__, process time; lazy imports inside functions
-included); its share is of the same run's total. The floors are bare interpreters
+included; imports through importlib, such as the preamble's unpickling, are not); its share
+is of that same run's total. The floors are bare interpreters
 importing one library. Work that scales with the data (songs, epochs) is not in these
 numbers: the tiny run has 8 songs and 1 epoch.
 """
@@ -178,17 +179,17 @@ def main() -> None:
             env = dict(os.environ, PYTHONPATH=str(src), MPLBACKEND="Agg")
             total = cpu_seconds([python, str(job)], env, run_dir, args.repeats)
             digest = outputs_digest(run_dir, text)
-            spent_file, imports = work / "import_seconds", float("inf")
-            for _ in range(max(1, args.repeats - 1)):
-                cpu_seconds([python, "-c", _HOOK, str(job), str(spent_file)], env, run_dir, 1)
-                imports = min(imports, float(spent_file.read_text()))
+            spent_file, imports = work / "import_seconds", (float("inf"), 1.0)
+            for _ in range(max(1, args.repeats - 1)):  # (imports, total) of the same run
+                hooked = cpu_seconds([python, "-c", _HOOK, str(job), str(spent_file)], env, run_dir, 1)
+                imports = min(imports, (float(spent_file.read_text()), hooked))
             result[name] = (total, imports, digest)
         if result["before"][2] != result["after"][2]:
             mismatches.append(f"{label}: " + ", ".join(sorted(
                 name for name in result["before"][2] | result["after"][2]
                 if result["before"][2].get(name) != result["after"][2].get(name))))
         (b_total, _, b_digest), (a_total, a_imports, a_digest) = result["before"], result["after"]
-        share = f"{a_imports:.2f} ({100 * a_imports / a_total:.0f} %)"
+        share = f"{a_imports[0]:.2f} ({100 * a_imports[0] / a_imports[1]:.0f} %)"
         print(f"| {label} | {b_total:.2f} | {a_total:.2f} | {share} | "
               f"{'yes' if b_digest == a_digest else 'NO'} |", flush=True)
     print("\nFloors (a bare `python -c`):\n\n| statement | CPU-s |\n|---|---:|")
