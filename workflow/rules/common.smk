@@ -100,6 +100,8 @@ def train_gpus():
     """The `gpu` resource of a training job: 1 when it trains on CUDA (`train.device: cuda`,
     or `auto` with a GPU visible here), else 0. The SLURM executor turns it into --gpus;
     locally, `--resources gpu=1` keeps GPU jobs from sharing the card."""
+    if config["train"]["device"] == "cpu":  # the default: no torch import (~2 CPU-s) per parse
+        return 0
     from mer.training import training_gpus
 
     return training_gpus(config["train"]["device"])

@@ -17,19 +17,32 @@ in ``mer.training``.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mer.errors import ConfigError
-from mer.models.attention import AttentionRegressor, reference_attention
-from mer.models.baselines import MeanBaseline, RidgeFrameBaseline, RidgeSongBaseline
-from mer.models.lstm import LSTMRegressor, StackedLSTM, real_frames
-from mer.models.transformer import TransformerRegressor
+
+if TYPE_CHECKING:
+    from torch import nn
+
+# The registry (names, parsing, is_baseline) is imported by the Snakefile and by every report
+# job; torch costs ~2 CPU-s to import (benchmarks/jobs.py), so the model classes are imported
+# on first use: `family.builder`, `build_model`, or `from mer.models import LSTMRegressor`.
+_LAZY = {"AttentionRegressor": "mer.models.attention", "reference_attention": "mer.models.attention",
+         "MeanBaseline": "mer.models.baselines", "RidgeFrameBaseline": "mer.models.baselines",
+         "RidgeSongBaseline": "mer.models.baselines", "LSTMRegressor": "mer.models.lstm",
+         "StackedLSTM": "mer.models.lstm", "real_frames": "mer.models.lstm",
+         "TransformerRegressor": "mer.models.transformer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["MODEL_FAMILIES", "ModelFamily", "ModelSpec", "build_model", "describe_model",
            "has_attention", "is_baseline", "parse_model_name", "count_parameters", "real_frames",
@@ -50,9 +63,10 @@ class ModelSpec:
 @dataclass(frozen=True)
 class ModelFamily:
     """``builder(input_dim, sizes_argument, **fixed, **options)`` builds the module
-    (``builder(input_dim, **fixed, **options)`` for a size-less family)."""
+    (``builder(input_dim, **fixed, **options)`` for a size-less family); ``builder_name`` is
+    its name in this package (imported on first use of ``builder``)."""
 
-    builder: Callable[..., nn.Module]
+    builder_name: str
     description: str
     form: str                      # how a name of this family is written, for errors
     attention: bool                # whether the model exports attention weights
@@ -61,37 +75,41 @@ class ModelFamily:
     sizeless: bool = False         # the name is the family alone (no _<n>)
     baseline: bool = False         # fitted in closed form (mer.models.baselines), not trained
 
+    @property
+    def builder(self) -> Callable[..., nn.Module]:
+        return __getattr__(self.builder_name)
+
 
 MODEL_FAMILIES: dict[str, ModelFamily] = {
     "LSTM": ModelFamily(
-        LSTMRegressor, "stacked LSTM, linear output per frame",
+        "LSTMRegressor", "stacked LSTM, linear output per frame",
         "LSTM_<h1>[_<h2>...] (hidden sizes, e.g. LSTM_400, LSTM_700_128)", attention=False),
     "AT": ModelFamily(
-        AttentionRegressor,
+        "AttentionRegressor",
         "stacked LSTM encoder, additive attention over all frames, linear output with "
         "feedback of y_{t-1}",
         "AT_<h1>[_<h2>...] (e.g. AT_300, AT_2048_1024)", attention=True,
         fixed={"causal": False}),
     "BAT": ModelFamily(
-        AttentionRegressor,
+        "AttentionRegressor",
         "stacked LSTM encoder, additive attention over earlier frames only, linear output "
         "with feedback of y_{t-1}",
         "BAT_<h1>[_<h2>...] (e.g. BAT_1024, BAT_2048_1024)", attention=True,
         fixed={"causal": True}),
     "TRANSFORMER": ModelFamily(
-        TransformerRegressor,
+        "TransformerRegressor",
         "linear projection + sinusoidal positions, Transformer encoder, linear output",
         "TRANSFORMER_<layers> (e.g. TRANSFORMER_1, TRANSFORMER_2, TRANSFORMER_4)",
         attention=True, single_size=True),
     "MEAN": ModelFamily(
-        MeanBaseline, "baseline: the fitting songs' mean annotation for every frame",
+        "MeanBaseline", "baseline: the fitting songs' mean annotation for every frame",
         "MEAN (no size)", attention=False, sizeless=True, baseline=True),
     "RIDGE": ModelFamily(
-        RidgeFrameBaseline, "baseline: ridge regression per frame on the standardised "
+        "RidgeFrameBaseline", "baseline: ridge regression per frame on the standardised "
         "features (penalty chosen on the validation songs)",
         "RIDGE (no size)", attention=False, sizeless=True, baseline=True),
     "RIDGE_SONG": ModelFamily(
-        RidgeSongBaseline, "baseline: ridge regression on each song's mean feature vector, "
+        "RidgeSongBaseline", "baseline: ridge regression on each song's mean feature vector, "
         "one level for all frames of the song (penalty chosen on the validation songs)",
         "RIDGE_SONG (no size)", attention=False, sizeless=True, baseline=True),
 }
