@@ -115,7 +115,8 @@ def _library_versions() -> dict[str, str]:
 # -- selection and final training ---------------------------------------------------------
 
 def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict, list[dict]]:
-    """The best ``cv_summary.json`` of ``target`` x ``feature_set`` and every candidate."""
+    """The best ``cv_summary.json`` of ``target`` x ``feature_set`` (best mean CV R² among
+    the networks; a baseline only when no network is trained there) and every candidate."""
     from mer.reports.tables import load_summaries, select_best
 
     summaries = load_summaries(summary_paths)
@@ -127,7 +128,11 @@ def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict,
         raise ConfigError(f"no trained model for target {target!r} and feature set "
                           f"{feature_set!r}; add a model on {feature_set!r} to an experiment of the selected "
                           f"grid (`grid`, `grids`) and {target!r} to `train.targets` in params.yaml")
-    best = select_best(subset)
+    # a network when the grid trains one on this set: a baseline's curve is flat (MEAN,
+    # RIDGE_SONG) or frame-local, which is not what `mer predict` is for; the card still
+    # lists every candidate, baselines included, with its CV metrics
+    networks = subset[~subset["baseline"].astype(bool)] if "baseline" in subset else subset
+    best = select_best(networks if not networks.empty else subset)
     summary = json.loads(Path(best["summary_path"]).read_text())
     candidates = [{"model": row.model, "r2": float(row.r2), "mae": float(row.mae)}
                   for row in subset.sort_values("model").itertuples(index=False)]
