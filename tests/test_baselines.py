@@ -182,9 +182,15 @@ def test_params_schema_checks_the_penalty_grid():
     params = yaml.safe_load((root / "params.yaml").read_text())
     schema = root / "workflow/schemas/params.schema.yaml"
     assert validate_params(params, schema) is params
-    for grid in params["grids"].values():
-        for experiment in grid["experiments"]:
-            assert {"MEAN", "RIDGE", "RIDGE_SONG"} <= set(experiment["models"])
+    from mer.config import grid_runs
+    for name, grid in params["grids"].items():  # every table's feature set has its baselines
+        runs = set(grid_runs({**params, "grid": name}))
+        sets = {feature_set for feature_set, _ in runs}
+        with_baselines = {feature_set for feature_set in sets
+                          if {(feature_set, b) for b in ("MEAN", "RIDGE", "RIDGE_SONG")} <= runs}
+        assert {params["report"]["table1"]["feature_set"], params["export"]["feature_set"]} <= with_baselines
+        if name == "paper":
+            assert with_baselines == sets
     params["train"]["ridge_alphas"] = [1, -5]
     with pytest.raises(ConfigError, match=r"`train\.ridge_alphas\[1\]`"):
         validate_params(params, schema)
