@@ -74,14 +74,9 @@ class RidgeFrameBaseline(nn.Module):
         return self.linear(x.to(torch.float64)).squeeze(-1).to(torch.float32), None
 
 
-class RidgeSongBaseline(nn.Module):
-    """Linear map of the song's mean features, the same level on every real frame."""
-
-    def __init__(self, input_dim: int):
-        super().__init__()
-        self.linear = nn.Linear(input_dim, 1, dtype=torch.float64)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
+class RidgeSongBaseline(RidgeFrameBaseline):
+    """Linear map of the song's mean features, the same level on every real frame (the
+    same float64 ``linear`` layer as RidgeFrameBaseline, applied to the song mean)."""
 
     def forward(self, x: torch.Tensor, y_prev_true: torch.Tensor | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
