@@ -117,6 +117,7 @@ def _library_versions() -> dict[str, str]:
 def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict, list[dict]]:
     """The best ``cv_summary.json`` of ``target`` x ``feature_set`` (best mean CV R² among
     the networks; a baseline only when no network is trained there) and every candidate."""
+    from mer.reports.summaries import networks
     from mer.reports.tables import load_summaries, select_best
 
     summaries = load_summaries(summary_paths)
@@ -131,8 +132,8 @@ def select_model(summary_paths, *, target: str, feature_set: str) -> tuple[dict,
     # a network when the grid trains one on this set: a baseline's curve is flat (MEAN,
     # RIDGE_SONG) or frame-local, which is not what `mer predict` is for; the card still
     # lists every candidate, baselines included, with its CV metrics
-    networks = subset[~subset["baseline"].astype(bool)] if "baseline" in subset else subset
-    best = select_best(networks if not networks.empty else subset)
+    trained_networks = networks(subset)
+    best = select_best(trained_networks if not trained_networks.empty else subset)
     summary = json.loads(Path(best["summary_path"]).read_text())
     candidates = [{"model": row.model, "r2": float(row.r2), "mae": float(row.mae)}
                   for row in subset.sort_values("model").itertuples(index=False)]

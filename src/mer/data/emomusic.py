@@ -115,7 +115,6 @@ def read_continuous(path: str | Path) -> pd.DataFrame:
     if bad:
         raise DataError(f"{path}: missing values for song(s) {bad[:10]}; every song needs "
                         f"all {N_ANNOTATED_FRAMES} samples")
-    table.index = table.index.astype(np.int64)
     return table
 
 
