@@ -110,10 +110,16 @@ def test_mediaeval2013_split_plans_one_test_fold_per_run(tmp_path):
     repo = copy_repo(tmp_path)
     write_params(repo, {"cv": {"split": "mediaeval2013"}})
     plan = run(["snakemake", "-n", "--quiet", "rules"], repo).stdout
-    train_jobs = next(int(line.split()[1]) for line in plan.splitlines() if line.startswith("train_fold "))
+    counts = {line.split()[0]: int(line.split()[1]) for line in plan.splitlines()
+              if line.startswith("train_")}
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    n_runs = sum(len(e["feature_sets"]) * len(e["models"]) for e in params["grids"]["quick"]["experiments"])
-    assert train_jobs == n_runs * len(params["train"]["targets"])  # one fold, not cv.folds
+    runs = {(s, m) for e in params["grids"]["quick"]["experiments"]
+            for s in e["feature_sets"] for m in e["models"]}
+    networks = {(s, m) for s, m in runs if m not in ("MEAN", "RIDGE", "RIDGE_SONG")}
+    baseline_sets = {s for s, m in runs - networks}
+    # one fold, not cv.folds: one job per network (both targets), one per set's baselines
+    assert counts.pop("train_fold") == len(networks)
+    assert counts == {f"train_baselines_{s}": 1 for s in baseline_sets}
 
 
 def test_a_local_copy_in_the_real_layout_runs_end_to_end(tmp_path):

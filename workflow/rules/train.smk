@@ -1,6 +1,10 @@
-# Stage 3: fold split, one training job per target x feature set x model x seed x fold,
-# summaries. `seed{r}` is the r-th training seed (`train.seeds`); the fold split is shared.
+# Stage 3: fold split; one training job per feature set x model x seed x fold (it trains
+# that model for every target: the features load and torch imports once, ~3 CPU-s a job);
+# the closed-form baselines of a feature set share one job per seed x fold; one summary
+# job. `seed{r}` is the r-th training seed (`train.seeds`); the fold split is shared.
 
+
+from types import SimpleNamespace
 
 from mer.models import is_baseline
 
@@ -9,13 +13,6 @@ rule train:
     input:
         cv_summaries(),
         f"{RESULTS}/dataset_notes.json",
-
-
-def ridge_alphas(wildcards):
-    """`train.ridge_alphas` for the ridge baselines, None for every other model (so that a
-    new penalty grid reruns only the ridge jobs)."""
-    family = parse_model_name(wildcards.model).family
-    return config["train"]["ridge_alphas"] if family in ("RIDGE", "RIDGE_SONG") else None
 
 
 rule split_folds:
@@ -40,25 +37,42 @@ rule split_folds:
         "../scripts/split_folds.py"
 
 
+FOLD_FILES = ("model", "predictions", "attention", "history", "metrics")
+FOLD_FILE_NAMES = {"model": "model.pt", "predictions": "predictions.csv", "attention": "attention.npz",
+                   "history": "history.csv", "metrics": "metrics.json"}
+
+
+def fold_outputs(model, feature_set="{feature_set}"):
+    """The five files of one fold for every target, named ``<target>_<file>`` (one job
+    trains the model of each target: it loads the features and pays torch's import once)."""
+    return {f"{target}_{name}": f"{RESULTS}/{target}/{feature_set}/{model}/seed{{seed_index}}/fold{{fold}}/{FOLD_FILE_NAMES[name]}"
+            for target in TARGETS for name in FOLD_FILES}
+
+
+def fold_inputs(feature_set="{feature_set}"):
+    return dict(raw=RAW, folds=f"{RESULTS}/folds.csv", values=f"{FEATURES}/{feature_set}.npy",
+                index=f"{FEATURES}/{feature_set}.json")
+
+
+NETWORK_MODELS = [model for model in MODELS if not is_baseline(model)]
+
+
+# One job per feature set x network x training seed x fold, training one model per target.
 rule train_fold:
     input:
-        raw=RAW,
-        folds=f"{RESULTS}/folds.csv",
-        values=f"{FEATURES}/{{feature_set}}.npy",
-        index=f"{FEATURES}/{{feature_set}}.json",
+        **fold_inputs(),
     output:
-        model=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/model.pt",
-        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/predictions.csv",
-        attention=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/attention.npz",
-        history=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/history.csv",
-        metrics=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}/metrics.json",
+        **fold_outputs("{model}"),
+    wildcard_constraints:
+        model="|".join(NETWORK_MODELS) or "(?!)",  # baselines: train_baselines_<set> below
     params:
         dataset=DATASET,
+        targets=TARGETS,
         seed=config["seed"],
         validation_fraction=config["cv"]["validation_fraction"],
         train=train_options(),
         model_options=model_options,
-        ridge_alphas=ridge_alphas,
+        ridge_alphas=None,
     threads: 1
     resources:
         mem_mb=feature_memory_mb,
@@ -68,38 +82,75 @@ rule train_fold:
         gpu_slots=train_gpus(),
         runtime=train_runtime_min,
     log:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.log",
+        f"{LOGS}/train/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.log",
     benchmark:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.benchmark.tsv"
+        f"{LOGS}/train/{{feature_set}}/{{model}}/seed{{seed_index}}/fold{{fold}}.benchmark.tsv"
     script:
         "../scripts/train_fold.py"
 
 
+# The closed-form baselines of one feature set, all in one job per training seed x fold
+# (seconds of fitting after ~3 CPU-s of imports and the feature table's load): a rule per
+# feature set, since a rule's outputs cannot depend on a wildcard. Same files as train_fold.
+for _set in FEATURE_SETS:
+    _baselines = [model for model in models_on(_set) if is_baseline(model)]
+    if not _baselines:
+        continue
+
+    rule:
+        name:
+            f"train_baselines_{_set}"
+        input:
+            **fold_inputs(_set),
+        output:
+            **{f"{model}_{key}": path for model in _baselines
+               for key, path in fold_outputs(model, _set).items()},
+        params:
+            dataset=DATASET,
+            targets=TARGETS,
+            models=_baselines,
+            feature_set=_set,
+            seed=config["seed"],
+            validation_fraction=config["cv"]["validation_fraction"],
+            train=train_options(),
+            model_options={},
+            ridge_alphas=config["train"]["ridge_alphas"],
+        threads: 1
+        resources:
+            mem_mb=lambda wildcards, _set=_set: feature_memory_mb(SimpleNamespace(feature_set=_set)),
+            gpu=0,
+            gpu_slots=0,
+            runtime=10,
+        log:
+            f"{LOGS}/train/{_set}/baselines/seed{{seed_index}}/fold{{fold}}.log",
+        benchmark:
+            f"{LOGS}/train/{_set}/baselines/seed{{seed_index}}/fold{{fold}}.benchmark.tsv"
+        script:
+            "../scripts/train_fold.py"
+
+
+# One job summarises every run of the grid (a fraction of a second each, no torch).
 rule summarize_cv:
     input:
-        metrics=expand(
-            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/seed{{seed_index}}/fold{{fold}}/metrics.json",
-            seed_index=range(N_SEEDS),
-            fold=range(N_FOLDS),
-        ),
-        predictions=expand(
-            f"{RESULTS}/{{{{target}}}}/{{{{feature_set}}}}/{{{{model}}}}/seed{{seed_index}}/fold{{fold}}/predictions.csv",
-            seed_index=range(N_SEEDS),
-            fold=range(N_FOLDS),
-        ),
+        metrics=fold_files("metrics.json", MODELS),
+        predictions=fold_files("predictions.csv", MODELS),
     output:
-        summary=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/cv_summary.json",
-        predictions=f"{RESULTS}/{{target}}/{{feature_set}}/{{model}}/predictions.csv",
+        summaries=run_files("cv_summary.json"),
+        predictions=run_files("predictions.csv"),
     params:
         dataset=DATASET,
-        baseline=lambda wildcards: is_baseline(wildcards.model),  # known here: the job need not import torch
+        runs=[dict(target=target, feature_set=feature_set, model=model, baseline=is_baseline(model))
+              for target in TARGETS for feature_set, model in RUNS],
+        results=RESULTS,
+        folds=N_FOLDS,
+        seeds=N_SEEDS,
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=2,
+        mem_mb=1000,
+        runtime=5,
     log:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/summarize_cv.log",
+        f"{LOGS}/train/summarize_cv.log",
     benchmark:
-        f"{LOGS}/train/{{target}}/{{feature_set}}/{{model}}/summarize_cv.benchmark.tsv"
+        f"{LOGS}/train/summarize_cv.benchmark.tsv"
     script:
         "../scripts/summarize_cv.py"

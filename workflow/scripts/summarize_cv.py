@@ -1,15 +1,25 @@
-"""Aggregate one model's fold metrics (mean, std) and out-of-fold predictions."""
+"""Aggregate every run's fold metrics (mean, std) and out-of-fold predictions: one
+cv_summary.json and one predictions.csv per target x feature set x model."""
+
+from pathlib import Path
 
 from mer.cv import summarize_cv
 from mer.jobs import run_job
 
 
 def main(sm):
-    summarize_cv(sm.input.metrics, sm.input.predictions, summary_path=sm.output.summary,
-                 predictions_path=sm.output.predictions,
-                 description={"dataset": sm.params.dataset, "target": sm.wildcards.target,
-                              "feature_set": sm.wildcards.feature_set, "model": sm.wildcards.model,
-                              "baseline": bool(sm.params.baseline)})
+    for run in sm.params.runs:
+        run_dir = str(Path(sm.params.results) / run["target"] / run["feature_set"] / run["model"])
+
+        def files(paths):
+            mine = [p for p in paths if p.startswith(run_dir + "/seed")]
+            assert len(mine) == sm.params.folds * sm.params.seeds, (run_dir, len(mine))
+            return mine
+
+        summarize_cv(files(sm.input.metrics), files(sm.input.predictions),
+                     summary_path=f"{run_dir}/cv_summary.json",
+                     predictions_path=f"{run_dir}/predictions.csv",
+                     description={"dataset": sm.params.dataset, **run})
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -1,4 +1,5 @@
-"""Train one model (target x feature set x model) with one training seed on one CV fold."""
+"""Train one model (``train_fold``) or a feature set's baselines (``train_baselines_<set>``)
+on one CV fold with one training seed, one model per target; each writes its own files."""
 
 import pandas as pd
 
@@ -13,24 +14,25 @@ from mer.training import TrainConfig
 def main(sm):
     claim_gpu(sm.params.train["device"])  # one of several GPUs, before CUDA starts
     fold, seed_index = int(sm.wildcards.fold), int(sm.wildcards.seed_index)
+    baselines = hasattr(sm.params, "models")
+    models = sm.params.models if baselines else [sm.wildcards.model]
+    feature_set = sm.params.feature_set if baselines else sm.wildcards.feature_set
     train_config = TrainConfig(seed=training_seed(sm.params.seed, fold, seed_index), **sm.params.train)
-    train_fold(
-        features=load_features(sm.input.values, sm.input.index),
-        annotations=dataset_layout(sm.params.dataset).load_annotations(sm.input.raw),
-        folds=pd.read_csv(sm.input.folds),
-        fold=fold,
-        target=sm.wildcards.target,
-        model_name=sm.wildcards.model,
-        train_config=train_config,
-        model_options=sm.params.model_options,
-        validation_fraction=sm.params.validation_fraction,
-        seed=sm.params.seed,
-        outputs=FoldOutputs(**{k: sm.output[k] for k in FoldOutputs.__dataclass_fields__}),
-        dataset=sm.params.dataset,
-        feature_set=sm.wildcards.feature_set,
-        seed_index=seed_index,
-        ridge_alphas=sm.params.ridge_alphas,
-    )
+    features = load_features(sm.input.values, sm.input.index)
+    annotations = dataset_layout(sm.params.dataset).load_annotations(sm.input.raw)
+    folds = pd.read_csv(sm.input.folds)
+    for model in models:
+        for target in sm.params.targets:
+            prefix = f"{model}_{target}_" if baselines else f"{target}_"
+            train_fold(
+                features=features, annotations=annotations, folds=folds, fold=fold,
+                target=target, model_name=model, train_config=train_config,
+                model_options=sm.params.model_options,
+                validation_fraction=sm.params.validation_fraction, seed=sm.params.seed,
+                outputs=FoldOutputs(**{k: sm.output[prefix + k] for k in FoldOutputs.__dataclass_fields__}),
+                dataset=sm.params.dataset, feature_set=feature_set, seed_index=seed_index,
+                ridge_alphas=sm.params.ridge_alphas,
+            )
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)
