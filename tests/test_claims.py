@@ -183,3 +183,22 @@ def test_a_single_test_fold_cannot_test_fold_claims(tmp_path):
     assert claims["C1 arousal vs LSTM"].verdict == NOT_RUN and "≥ 2 shared test folds" in claims["C1 arousal vs LSTM"].note
     assert claims["C4"].verdict == NOT_RUN
     assert claims["C3 valence"].verdict == SUPPORTED  # songs, not folds: still testable
+
+
+def test_attention_concentration_tells_flat_from_concentrated_maps():
+    from mer.reports.claims import attention_concentration, concentration_note, top_share, uniform_received
+
+    n = 61
+    assert top_share(np.ones(n)) == pytest.approx(6 / 61)  # round(0.1 * 61) = 6 frames
+    assert top_share(np.eye(n)[7]) == 1.0
+    # BAT's flat map (each row even over the earlier frames) gives early frames more
+    bat_flat = uniform_received(n, causal=True)
+    rows = np.tril(np.ones((n, n)), -1)
+    rows[1:] /= rows[1:].sum(axis=1, keepdims=True)
+    assert np.allclose(bat_flat, rows.sum(axis=0))
+    flat = {s: (np.ones(n), None) for s in range(3)}
+    peaked = {s: (np.eye(n)[s] * 50 + 1, None) for s in range(3)}
+    assert attention_concentration(flat)["ratio"] == pytest.approx(1.0)
+    c = attention_concentration(peaked)
+    assert c["ratio"] > 4 and c["songs"] == 3
+    assert "flat attention: 9.8%" in concentration_note(c)

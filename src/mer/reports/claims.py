@@ -226,12 +226,52 @@ def claim_c3(summaries, s: ClaimSettings, target: str = "valence") -> Claim:
                   f"(seed {s.seed}); conditional on the trained models")
     claim.effect_name = "mean r − null mean r"
     claim.effect, claim.p = observed - null_mean, p
-    claim.extra.update(observed_r=observed, null_r=null_mean, songs=n)
+    concentration = attention_concentration(songs)
+    claim.extra.update(observed_r=observed, null_r=null_mean, songs=n,
+                       attention_top_share=concentration["top_share"],
+                       attention_flat_top_share=concentration["uniform_top_share"])
+    notes = [concentration_note(concentration)]
     if n < len(songs):
-        claim.note = f"{len(songs) - n} songs with a constant annotation left out"
+        notes.append(f"{len(songs) - n} songs with a constant annotation left out")
     if n == 0:
-        claim.note = "no song with a changing annotation"
+        notes.append("no song with a changing annotation")
+    claim.note = "; ".join(notes)
     return claim
+
+
+TOP_SHARE_FRACTION = 0.1  # "the top 10 % of frames": how concentrated attention is
+
+
+def top_share(received: np.ndarray, fraction: float = TOP_SHARE_FRACTION) -> float:
+    """Share of a song's received attention (column sums) that its top ``fraction`` of
+    frames (at least one) receive: ``fraction`` for uniform attention, 1 for one frame."""
+    p = np.sort(np.asarray(received, float))[::-1]
+    return float(p[:max(1, int(round(fraction * len(p))))].sum() / p.sum())
+
+
+def uniform_received(n_frames: int, causal: bool) -> np.ndarray:
+    """Column sums of the map in which every row spreads its weight evenly over the frames
+    it may attend to: all of them (AT), or the earlier ones only (BAT, row t over 1..t-1)."""
+    if not causal:
+        return np.ones(n_frames)
+    rows = np.arange(1, n_frames)  # rows 2..T (0-based index t attends to 0..t-1)
+    return np.array([np.sum(1.0 / rows[rows > j]) for j in range(n_frames)])
+
+
+def attention_concentration(songs: dict, causal: bool = False) -> dict:
+    """Mean over songs of ``top_share`` of the received attention, beside the same for
+    uniform rows (the flat reference): {"top_share", "uniform_top_share", "ratio", "songs"}."""
+    shares = [top_share(received) for received, _ in songs.values()]
+    flat = [top_share(uniform_received(len(received), causal)) for received, _ in songs.values()]
+    share, reference = (float(np.mean(v)) if v else np.nan for v in (shares, flat))
+    return {"top_share": share, "uniform_top_share": reference,
+            "ratio": share / reference if reference else np.nan, "songs": len(shares)}
+
+
+def concentration_note(c: dict) -> str:
+    return (f"attention concentration: the top {TOP_SHARE_FRACTION:.0%} of frames receive "
+            f"{c['top_share']:.1%} of it (flat attention: {c['uniform_top_share']:.1%}; "
+            f"ratio {c['ratio']:.2f}, mean of {c['songs']} songs)")
 
 
 def normalised_entropy(received: np.ndarray) -> float:
@@ -251,8 +291,9 @@ def claim_c3b(summaries, s: ClaimSettings, seed: int = 0) -> Claim:
     lacking = [t for t, at in ats.items() if at is None]
     if lacking:
         return _missing(claim, f"the grid trains no AT model for {' and '.join(lacking)} on {s.feature_set}")
-    entropy = {t: {song: normalised_entropy(r) for song, (r, _) in
-                   song_attention(at["summary_path"], _predictions(at)).items()} for t, at in ats.items()}
+    attention = {t: song_attention(at["summary_path"], _predictions(at)) for t, at in ats.items()}
+    entropy = {t: {song: normalised_entropy(r) for song, (r, _) in songs.items()}
+               for t, songs in attention.items()}
     songs = sorted(set(entropy["arousal"]) & set(entropy["valence"]))
     d = np.array([entropy["valence"][song] - entropy["arousal"][song] for song in songs])
     claim.compared = f"{ats['valence']['model']} (valence) vs {ats['arousal']['model']} (arousal), {len(songs)} songs"
@@ -264,8 +305,11 @@ def claim_c3b(summaries, s: ClaimSettings, seed: int = 0) -> Claim:
         ci = bootstrap((d,), np.mean, n_resamples=2000, method="percentile",
                        rng=np.random.default_rng(seed)).confidence_interval
         claim.ci_low, claim.ci_high = float(ci.low), float(ci.high)
+    concentration = {t: attention_concentration(songs) for t, songs in attention.items()}
+    claim.extra.update({f"attention_top_share_{t}": c["top_share"] for t, c in concentration.items()})
+    claim.note = "; ".join(f"{t} {concentration_note(c)}" for t, c in concentration.items())
     if not np.isfinite(claim.p):
-        claim.note = "test undefined (fewer than 2 songs, or no difference)"
+        claim.note += "; test undefined (fewer than 2 songs, or no difference)"
     return claim
 
 

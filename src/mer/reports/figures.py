@@ -298,15 +298,23 @@ def figure_attention_maps(summary_paths, *, dataset: str, feature_set: str, targ
 
     summaries = load_summaries(summary_paths)
     clips = resolve_clips(summaries, clips, target=targets[0], feature_set=feature_set)
-    maps = []
+    from mer.reports.claims import TOP_SHARE_FRACTION, attention_concentration, song_attention
+
+    maps, shares = [], []
     for target in targets:
         best = best_model(summaries, target, feature_set, family)
         maps.append({"target": target, "model": best["model"],
                      "weights": {c: load_attention(best["summary_path"], c) for c in clips}})
+        # how far from flat, over every out-of-fold song (claims.md gives the same numbers)
+        songs = song_attention(best["summary_path"], pd.read_csv(_predictions_path(best["summary_path"])))
+        c = attention_concentration(songs, causal=family == "BAT")
+        shares.append(f"{target} {c['top_share']:.0%}")
     kind = "lower-triangular: frame t attends to earlier frames only" if family == "BAT" else "attends to all frames"
     plot_attention_maps(maps, clips, lower_triangular=family == "BAT", png_path=png_path, pdf_path=pdf_path,
                         title=f"{family} attention maps ({kind}), {feature_set} features, "
-                              f"out-of-fold{_suffix(dataset)}")
+                              f"out-of-fold{_suffix(dataset)}\nthe top {TOP_SHARE_FRACTION:.0%} of "
+                              f"frames receive {', '.join(shares)} of the attention (flat: "
+                              f"{c['uniform_top_share']:.0%})")
     return clips
 
 
