@@ -33,7 +33,7 @@ def test_shipped_params_are_valid(params):
     (lambda p: p["train"].update(epochs=3), r"`train`: unknown key\(s\) epochs; allowed keys: .*batch_size"),
     (lambda p: p["cv"].pop("folds"), r"`cv.folds`: required key is missing"),
     (lambda p: p["train"].update(targets=["arousal", "dominance"]), r"`train.targets\[1\]`: 'dominance' is not allowed"),
-    (lambda p: p.update(grid="huge"), r"`grid`: unknown grid 'huge'; pick one of the names under `grids`: quick, paper"),
+    (lambda p: p.update(grid="huge"), r"`grid`: unknown grid 'huge'; pick one of the names under `grids`: quick, builtin_full, builtin_full_ablation, paper"),
     (lambda p: p["grids"]["quick"]["experiments"][1]["feature_sets"].append("mfcc"),
      r"`grids.quick.experiments\[1\].feature_sets\[4\]`: unknown feature set 'mfcc'; known sets: compare, "),
     (lambda p: p["grids"]["quick"]["experiments"][0].update(models=["AT_64", "GRU_64"]),

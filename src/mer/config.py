@@ -79,8 +79,8 @@ def grid_max_epochs(params: dict) -> int:
 
 
 # Training settings a grid may set for itself: the ones whose best value depends on how many
-# optimiser steps the grid affords (docs/training.md measures init and eps at two scales).
-GRID_TRAIN_KEYS = ("init", "rmsprop_eps")
+# optimiser steps the grid affords (docs/training.md measures them at two scales).
+GRID_TRAIN_KEYS = ("init", "rmsprop_eps", "learning_rate")
 
 
 def grid_train(params: dict) -> dict:

@@ -352,7 +352,7 @@ def _std(values) -> float:
 
 
 def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path,
-                 predictions_path: Path, description: dict) -> dict:
+                 predictions_path: Path, description: dict, max_epochs: int | None = None) -> dict:
     """Mean and std over folds of each metric, plus pooled out-of-fold predictions.
 
     Keys: for each of ``METRIC_NAMES`` ``m``, ``m_std`` (spread over folds) and
@@ -362,7 +362,9 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
     (``best_val_loss``: what a user can select on without the test folds); ``baseline``,
     whether the model is a closed-form baseline (``mer.models.is_baseline``, unless
     ``description`` already says); ``n_folds``,
-    ``n_seeds``, ``epochs_mean`` and ``folds`` (every fold's metrics.json).
+    ``n_seeds``, ``epochs_mean`` and ``folds`` (every fold's metrics.json). With
+    ``max_epochs`` (the grid's cap), a network's ``early_stopped``: how many of its fold runs
+    early stopping ended before the cap (None for baselines and without ``max_epochs``).
 
     With several training seeds (``train.seeds``) each fold's metric is first averaged over
     the seeds, so ``<metric>_std`` is the spread over folds of those averages;
@@ -405,6 +407,9 @@ def summarize_cv(fold_metric_paths, fold_prediction_paths, *, summary_path: Path
         summary["baseline"] = _is_baseline(description.get("model"))
     summary["baseline"] = bool(summary["baseline"])
     summary["epochs_mean"] = float(table["epochs"].mean())
+    summary["max_epochs"] = max_epochs
+    summary["early_stopped"] = (None if summary["baseline"] or max_epochs is None
+                                else int((table["epochs"] < max_epochs).sum()))
     summary["folds"] = sorted(runs, key=lambda run: (run["seed_index"], run["fold"]))
     write_csv_atomic(oof, predictions_path)
     write_json_atomic(summary, summary_path)

@@ -142,6 +142,7 @@ rule summarize_cv:
         runs=[dict(target=target, feature_set=feature_set, model=model, baseline=is_baseline(model))
               for target in TARGETS for feature_set, model in RUNS],
         results=RESULTS,
+        max_epochs=MAX_EPOCHS,
         folds=N_FOLDS,
         seeds=N_SEEDS,
     threads: 1

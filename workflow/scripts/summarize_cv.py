@@ -19,7 +19,8 @@ def main(sm):
         summarize_cv(files(sm.input.metrics), files(sm.input.predictions),
                      summary_path=f"{run_dir}/cv_summary.json",
                      predictions_path=f"{run_dir}/predictions.csv",
-                     description={"dataset": sm.params.dataset, **run})
+                     description={"dataset": sm.params.dataset, **run},
+                     max_epochs=sm.params.max_epochs)
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

@@ -237,13 +237,22 @@ def all_models_table(summaries: pd.DataFrame) -> pd.DataFrame:
     for _, row in table.iterrows():
         out = {"target": row["target"], "feature set": row["feature_set"], "group": row["group"],
                "model": row["model"], "folds": row["n_folds"], "seeds": row["n_seeds"], **_metric_columns(row),
-               "val loss": _num(row["val_loss"], 4),
+               "val loss": _num(row["val_loss"], 4), "stopped early": _stopped_early(row),
                "selected by": ", ".join(picks.get(row["summary_path"], [])) or ("–" if not row["baseline"]
                                                                                else "(baseline)")}
         if (summaries["n_seeds"] > 1).any():  # the spread a different training seed alone causes
             out["R² std over seeds"] = _num(row["r2_seed_std"])
         rows.append(out)
     return pd.DataFrame(rows)
+
+
+def _stopped_early(row) -> str:
+    """"k/n": fold runs that early stopping ended before the grid's epoch cap ("–": a
+    baseline, or a summary written without the cap)."""
+    early = row.get("early_stopped")
+    if early is None or (isinstance(early, float) and np.isnan(early)):
+        return "–"
+    return f"{int(early)}/{int(row['n_folds'] * row['n_seeds'])}"
 
 
 def to_markdown(table: pd.DataFrame, title: str, notes: str = "") -> str:
