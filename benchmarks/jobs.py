@@ -87,6 +87,9 @@ def cpu_seconds(args, env, cwd, repeats: int) -> float:
 
 
 def job_label(rule: str, text: str) -> str:
+    baselines = re.search(r"train/([a-z_]+)/baselines/seed0/fold(\d+)", text)
+    if rule == "train_fold" and baselines:  # train_baselines_<set>: the set's baselines, one job
+        return f"train_baselines {baselines.group(1)} (fold {baselines.group(2)})"
     if rule == "train_fold":
         feature_set, model, fold = re.search(
             r"results/[a-z_]+/[a-z]+/([a-z_]+)/([A-Z_0-9]+)/seed0/fold(\d+)", text).groups()

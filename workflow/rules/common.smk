@@ -142,6 +142,7 @@ def report_outputs():
         *[f"reports/tables/table{n}.md" for n in (1, 2, 3, 4)],
         "reports/tables/paired_comparison.md",
         "reports/tables/claims.md",
+        "reports/tables/dataset.md",
         "reports/figures/fig1_prediction.png",
         "reports/figures/fig2_error_histograms.png",
         "reports/plots",

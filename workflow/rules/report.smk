@@ -80,6 +80,31 @@ rule compare_families:
         "../scripts/compare_families.py"
 
 
+rule make_dataset_tables:
+    input:
+        raw=RAW,
+        values=expand(f"{FEATURES}/{{feature_set}}.npy", feature_set=FEATURE_SETS),
+        index=expand(f"{FEATURES}/{{feature_set}}.json", feature_set=FEATURE_SETS),
+        dataset_notes=f"{RESULTS}/dataset_notes.json",
+    output:
+        md="reports/tables/dataset.md",
+        statistics=_table("dataset_statistics", "dataset"),
+        shortcuts=_table("dataset_shortcuts", "dataset"),
+    params:
+        dataset=DATASET,
+        feature_sets=FEATURE_SETS,
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards: 1000 + sum(feature_memory_mb(SimpleNamespace(feature_set=s)) for s in FEATURE_SETS) // 3,
+        runtime=10,
+    log:
+        f"{LOGS}/report/make_dataset_tables.log",
+    benchmark:
+        f"{LOGS}/report/make_dataset_tables.benchmark.tsv"
+    script:
+        "../scripts/make_dataset_tables.py"
+
+
 rule make_claims:
     input:
         summaries=cv_summaries(),
