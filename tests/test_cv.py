@@ -308,3 +308,26 @@ def test_mediaeval2015_trains_on_the_excerpts_and_tests_once_on_the_2015_full_so
         make_folds(ids, split="mediaeval2015", n_folds=10, seed=0, dataset="local")
     with pytest.raises(ConfigError, match=r"`cv.split`: mediaeval2015 needs DEAM's test songs"):
         make_folds([2, 3], split="mediaeval2015", n_folds=10, seed=0, dataset="deam")
+
+
+def test_summarize_cv_counts_the_folds_early_stopping_ended_and_the_table_shows_them(tmp_path):
+    from mer.reports.summaries import load_summaries
+    from mer.reports.tables import all_models_table
+
+    metric_paths, prediction_paths = [], []
+    for fold, epochs in enumerate([7, 30, 12]):  # the second ran into the 30-epoch cap
+        m = tmp_path / f"m{fold}.json"
+        m.write_text(json.dumps({**json.loads(fold_metrics(fold=fold, r2=0.5)), "epochs": epochs}))
+        p = tmp_path / f"p{fold}.csv"
+        predictions_table([fold], np.zeros((1, 61)), np.zeros((1, 61))).to_csv(p, index=False)
+        metric_paths.append(m)
+        prediction_paths.append(p)
+    kwargs = dict(predictions_path=tmp_path / "oof.csv", description={"target": "arousal", "dataset": "synthetic",
+                                                                       "feature_set": "spectral", "model": "AT_8"})
+    summary = summarize_cv(metric_paths, prediction_paths, summary_path=tmp_path / "s.json", max_epochs=30, **kwargs)
+    assert summary["early_stopped"] == 2 and summary["max_epochs"] == 30
+    assert all_models_table(load_summaries([tmp_path / "s.json"]))["stopped early"].tolist() == ["2/3"]
+    baseline = summarize_cv(metric_paths, prediction_paths, summary_path=tmp_path / "b.json", max_epochs=30,
+                            **{**kwargs, "description": {**kwargs["description"], "model": "MEAN"}})
+    assert baseline["early_stopped"] is None
+    assert all_models_table(load_summaries([tmp_path / "b.json"]))["stopped early"].tolist() == ["–"]
