@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 KILL_POINTS = [
     ("dataset", "logs/synthetic/generate_synthetic_dataset.log"),
     ("features", "logs/synthetic/features/spectral/shard*.log"),
-    ("training", "logs/synthetic/train/arousal/spectral/LSTM_8/seed0/fold*.log"),
+    ("training", "logs/synthetic/train/spectral/LSTM_8/seed0/fold*.log"),
     ("report", "logs/synthetic/report/*.log"),
 ]
 COMPARED = ["reports/metrics.json", "results/synthetic/folds.csv",
