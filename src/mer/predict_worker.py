@@ -29,7 +29,8 @@ song; nothing is written for that song.
 Cleanup: ``close()`` (in a ``finally``) terminates and joins the leader, which terminates
 and joins its helpers. A worker whose parent disappears (SIGKILL) finds its pipe closed at
 its next send or receive and exits. Ctrl-C reaches every process of the terminal's process
-group: the workers exit quietly, the parent closes them and re-raises. The leader holds
+group: the workers exit quietly, the parent closes them and re-raises. On Linux each
+worker also asks the kernel for SIGTERM when its parent dies. The leader holds
 SIGINT and SIGTERM back while it imports librosa, so it is never stopped halfway through
 writing numba's cache (``mer.runtime.import_librosa``).
 """
@@ -108,7 +109,8 @@ class FeatureWorker:
                 stream.flush()
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_leader_main, name="mer-predict-features",
-                                        args=(child, self._conn, self.n_parts, self.method))
+                                        args=(child, self._conn, self.n_parts, self.method,
+                                              os.getpid()))
         self._process.start()
         child.close()
         self._songs: list[str] = []
@@ -220,11 +222,26 @@ def _signals_held():
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
-def _leader_main(conn, parent_end, n_parts: int, method: str) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel send SIGTERM to this process when its parent dies, so no
+    worker outlives a killed ``mer predict`` (elsewhere: the closed pipe, at the next send)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # it died before the call
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _leader_main(conn, parent_end, n_parts: int, method: str, parent_pid: int) -> None:
     parent_end.close()  # this process's copy of the parent's end: our exit must close the pipe
     helpers = []
     try:
         signal.signal(signal.SIGTERM, _terminated)
+        if sys.platform.startswith("linux"):
+            _die_with_parent(parent_pid)
         with _signals_held():
             from mer.runtime import import_librosa
             import_librosa()  # the point: this runs while the parent imports torch
@@ -239,7 +256,7 @@ def _leader_main(conn, parent_end, n_parts: int, method: str) -> None:
             receive, send = context.Pipe(duplex=False)
             helper = context.Process(target=_helper_main, name=f"mer-predict-features-{part}",
                                      args=(send, [*held, receive], songs, plan, chunk_frames,
-                                           (part, n_parts)))
+                                           (part, n_parts), os.getpid()))
             helper.start()
             send.close()
             helpers.append((helper, receive))
@@ -263,10 +280,14 @@ def _leader_main(conn, parent_end, n_parts: int, method: str) -> None:
             helper.join(JOIN_TIMEOUT_S)
 
 
-def _helper_main(send, inherited, songs, plan, chunk_frames: int, part: tuple[int, int]) -> None:
+def _helper_main(send, inherited, songs, plan, chunk_frames: int, part: tuple[int, int],
+                 leader_pid: int) -> None:
     for end in inherited:  # a fork's copies of the leader's ends
         end.close()
     try:
+        signal.signal(signal.SIGTERM, _terminated)
+        if sys.platform.startswith("linux"):
+            _die_with_parent(leader_pid)
         for song in songs:
             _send(send, _song_part(song, plan, chunk_frames, part))
     except (KeyboardInterrupt, SystemExit, BrokenPipeError, EOFError, ConnectionError):
