@@ -132,6 +132,8 @@ def test_worker_cli_writes_what_the_in_process_path_writes(setup, tmp_path, caps
             os.write(2, f"worker {os.getpid()} torch={'torch' in sys.modules}\\n".encode())
             return original(*args)
         worker._song_part = probe
+        import atexit, os
+        atexit.register(lambda: os.write(2, f"parent imported {sorted(k for k in ('sklearn', 'matplotlib') if k in sys.modules)}\\n".encode()))
     """
     cold = run_cli([*args, "--out", tmp_path / "cold"], script_prefix=probe)
     assert "torch=True" not in cold.stderr and cold.stderr.count("torch=False") == 6  # 3 songs x 2
@@ -139,7 +141,9 @@ def test_worker_cli_writes_what_the_in_process_path_writes(setup, tmp_path, caps
     warm = capsys.readouterr()
     assert cold.returncode == 1
     assert cold.stdout.replace(str(tmp_path / "cold"), str(tmp_path / "warm")) == warm.out
-    worker_lines = [line for line in cold.stderr.splitlines() if not line.startswith("worker ")]
+    assert "parent imported []" in cold.stderr  # no scikit-learn, no matplotlib without --plot
+    worker_lines = [line for line in cold.stderr.splitlines()
+                    if not line.startswith(("worker ", "parent imported"))]
     assert worker_lines == warm.err.splitlines()
     assert "short.wav: audio is 2.00 s long" in warm.err and "broken.mp3" in warm.err
     assert sorted(p.name for p in (tmp_path / "cold").iterdir()) == ["song.csv"]

@@ -26,13 +26,15 @@ A worker that dies (killed, out of memory) makes ``next_song`` raise ``FeatureWo
 (a ``MerError``: the CLI prints it and exits 2), naming the process, how it ended and the
 song; nothing is written for that song.
 
-Cleanup: ``close()`` (in a ``finally``) terminates and joins the leader, which terminates
-and joins its helpers. A worker whose parent disappears (SIGKILL) finds its pipe closed at
+Cleanup: ``close()`` (in a ``finally``) terminates (SIGTERM) and joins the leader, which
+terminates and joins its helpers. A worker whose parent disappears (SIGKILL) finds its pipe closed at
 its next send or receive and exits. Ctrl-C reaches every process of the terminal's process
 group: the workers exit quietly, the parent closes them and re-raises. On Linux each
 worker also asks the kernel for SIGTERM when its parent dies. The leader holds
 SIGINT and SIGTERM back while it imports librosa, so it is never stopped halfway through
-writing numba's cache (``mer.runtime.import_librosa``).
+writing numba's cache (``mer.runtime.import_librosa``): an error before the first song
+(no bundle...) waits for that import, ~2 s (~25 s on the very first run, when numba
+compiles librosa into its cache).
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ from mer.errors import MerError
 # Feature processes at most: each one decodes the whole file and holds its own 60 s piece
 # and spectra (~150 MB); 2 is the 2-core machine the cold-start target is set on.
 MAX_PARTS = 2
-JOIN_TIMEOUT_S = 10.0
+JOIN_TIMEOUT_S = 10.0  # a helper, after SIGTERM
+# The leader, after SIGTERM: it holds the signal while it imports librosa, which takes ~25 s
+# the first time (numba compiles librosa into its cache), and must not be killed then.
+LEADER_JOIN_TIMEOUT_S = 120.0
 
 
 class FeatureWorkerDied(MerError):
@@ -66,9 +71,13 @@ def worker_pays() -> bool:
 
 
 def start_method() -> str:
-    """``fork`` where the platform has it and torch is not imported (forking a process
-    that runs torch's thread pools is unsafe), else ``spawn``."""
-    if "fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules:
+    """``fork`` where the platform has it, torch is not imported and no other thread runs
+    (forking a process with running threads, such as torch's pools, is unsafe), else
+    ``spawn``."""
+    import threading
+
+    if ("fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules
+            and threading.active_count() == 1):
         return "fork"
     return "spawn"
 
@@ -173,7 +182,7 @@ class FeatureWorker:
         self._conn.close()
         if self._process.is_alive():
             self._process.terminate()  # the leader stops its helpers (see _leader_main)
-        self._process.join(JOIN_TIMEOUT_S)
+        self._process.join(LEADER_JOIN_TIMEOUT_S)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
