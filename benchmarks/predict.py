@@ -11,11 +11,15 @@ Three measurements, each printed as a markdown table:
   whole 500 ms frame, both models. This is the cost per song of a batch of songs.
 * **cold CLI**: ``mer predict SONG --model A --model V`` as a new process, the way a user
   runs it once: process start, imports (torch, librosa, numba's cache), decode, features,
-  models, CSV. Wall and CPU seconds and peak RSS of that process (``os.wait4``), repeated
+  models, CSV. Wall and CPU seconds and peak RSS of that process (``os.wait4``; CPU
+  includes its feature workers, ``mer.predict_worker``; peak RSS is the largest process),
+  and the peak of the summed RSS of the process and its workers (sampled from /proc, an
+  upper bound: pages shared after the fork count once per process), repeated
   ``--repeat`` times; the minimum wall time is the figure (other processes only add).
 * **1 hour** (``--hour``): a generated 1-hour stereo 44.1 kHz WAV (635 MB, written block by
   block into a temporary folder, deleted after): ``mer features extract spectral`` and
-  ``mer predict`` as processes, wall time and peak RSS. Target: peak RSS < 1.5 GB.
+  ``mer predict`` as processes, wall time, peak RSS and the tree's peak. Target: peak RSS
+  < 1.5 GB (the verdict takes the larger of the two).
 
 The song is a generated chord with a slow loudness change and a little noise (stereo 44.1 kHz
 PCM-16 WAV). Bundles are untrained models (random weights, written with
