@@ -5,12 +5,12 @@ numba's cache), ~2.3 s importing torch and pandas and loading the bundles, ~3.5 
 the features and ~0.3 s on two AT models (``benchmarks/predict.py``). One process does
 these one after the other; here, on 2 cores:
 
-* ``FeatureWorker()`` starts the **leader** process first (``fork`` where the platform has
-  it and torch is not imported yet, else ``spawn``). It imports librosa while the parent
+* ``FeatureWorker()`` starts the **leader** process first (``fork`` on Linux while torch
+  is not imported, else ``spawn``: each worker then imports librosa itself). It imports librosa while the parent
   imports torch and pandas and loads the bundles.
 * ``submit(songs, plan, chunk_frames)`` sends it the songs and the feature plan
   (``mer.predict.feature_plan``). The leader starts ``n_parts - 1`` **helpers** (forked
-  from it, so librosa is imported there already). Process ``i`` computes part
+  from it, so librosa is imported there already; with ``spawn`` they import it). Process ``i`` computes part
   ``(i, n_parts)`` of each song (``mer.features.extract.extract_stream_part``: its share of
   the (60 s piece, block family) tasks, each on the same audio crop as in one process);
   the leader joins the parts (``join_stream_parts``), which gives the very arrays
@@ -71,13 +71,13 @@ def worker_pays() -> bool:
 
 
 def start_method() -> str:
-    """``fork`` where the platform has it, torch is not imported and no other thread runs
-    (forking a process with running threads, such as torch's pools, is unsafe), else
-    ``spawn``."""
+    """``fork`` on Linux while torch is not imported and no other thread runs (forking a
+    process with running threads, such as torch's pools, is unsafe; macOS system
+    libraries are not fork-safe, which is why Python spawns there), else ``spawn``."""
     import threading
 
-    if ("fork" in multiprocessing.get_all_start_methods() and "torch" not in sys.modules
-            and threading.active_count() == 1):
+    if (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and "torch" not in sys.modules and threading.active_count() == 1):
         return "fork"
     return "spawn"
 
