@@ -221,3 +221,23 @@ def test_no_worker_outlives_an_interrupted_or_killed_run(setup, tmp_path, how):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_signals_during_a_numba_cache_fill_take_effect_after_it():
+    from mer.runtime import signals_deferred
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    steps = []
+    with pytest.raises(SystemExit) as stopped:
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            steps.append("after SIGTERM")
+    assert stopped.value.code == 128 + signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            steps.append("after SIGINT")
+    assert steps == ["after SIGTERM", "after SIGINT"]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before

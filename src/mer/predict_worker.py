@@ -27,14 +27,13 @@ A worker that dies (killed, out of memory) makes ``next_song`` raise ``FeatureWo
 song; nothing is written for that song.
 
 Cleanup: ``close()`` (in a ``finally``) terminates (SIGTERM) and joins the leader, which
-terminates and joins its helpers. A worker whose parent disappears (SIGKILL) finds its pipe closed at
-its next send or receive and exits. Ctrl-C reaches every process of the terminal's process
-group: the workers exit quietly, the parent closes them and re-raises. On Linux each
-worker also asks the kernel for SIGTERM when its parent dies. The leader holds
-SIGINT and SIGTERM back while it imports librosa, so it is never stopped halfway through
-writing numba's cache (``mer.runtime.import_librosa``): an error before the first song
-(no bundle...) waits for that import, ~2 s (~25 s on the very first run, when numba
-compiles librosa into its cache).
+terminates and joins its helpers. A worker whose parent disappears (SIGKILL) finds its
+pipe closed at its next send or receive and exits; on Linux each worker also asks the
+kernel for SIGTERM when its parent dies. Ctrl-C reaches every process of the terminal's
+process group: the workers exit quietly, the parent closes them and re-raises. While numba
+compiles librosa into its cache (the very first run, ~25 s), ``mer.runtime.import_librosa``
+defers SIGINT and SIGTERM to the end of the import, so the leader is never stopped halfway
+through writing the cache; ``close()`` waits for it then.
 """
 
 from __future__ import annotations
@@ -216,21 +215,6 @@ def _terminated(signum, frame):
     raise SystemExit(128 + signum)
 
 
-@contextlib.contextmanager
-def _signals_held():
-    """SIGINT and SIGTERM held back (delivered at the end), where POSIX allows it."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except AttributeError:  # Windows
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: have the kernel send SIGTERM to this process when its parent dies, so no
     worker outlives a killed ``mer predict`` (elsewhere: the closed pipe, at the next send)."""
@@ -251,10 +235,9 @@ def _leader_main(conn, parent_end, n_parts: int, method: str, parent_pid: int) -
         signal.signal(signal.SIGTERM, _terminated)
         if sys.platform.startswith("linux"):
             _die_with_parent(parent_pid)
-        with _signals_held():
-            from mer.runtime import import_librosa
-            import_librosa()  # the point: this runs while the parent imports torch
-            import mer.predict  # noqa: F401  (song_feature_parts; no torch, no pandas)
+        from mer.runtime import import_librosa
+        import_librosa()  # the point: this runs while the parent imports torch
+        import mer.predict  # noqa: F401  (song_feature_parts; no torch, no pandas)
         message = conn.recv()
         if message[0] != "job":
             return
