@@ -31,7 +31,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -298,6 +297,7 @@ def run_predict(songs, *, model_dirs=None, models_root="models", out_dir="predic
     try:
         with _collector_paused(worker is not None):
             bundles = load_bundles(model_dirs, models_root=models_root, feature_set=feature_set)
+            import pandas  # noqa: F401  (the summary and CSVs need it; imported while paused)
         if worker is not None:
             # a cold process: the collector need not walk torch's objects again, nor at exit
             # (Python's final collections over them cost ~0.5 s wall)
