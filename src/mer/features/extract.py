@@ -11,6 +11,11 @@ shorter signal differs in the last bits), as ``tests/test_features.py`` checks w
 pieces forced. ComParE ``one_pass`` (and any block of source ``opensmile_lld``) runs
 openSMILE once from the clip start (its RASTA filter is recursive), so it still holds the
 decoded mono audio (~635 MB per hour).
+
+Processes can split one file (``mer predict``, ``mer.predict_worker``): each reads the
+whole stream and computes its share of the (piece, block family) tasks
+(``extract_stream_part``); ``join_stream_parts`` of all shares is exactly
+``extract_stream_features``, which is itself the join of one share.
 """
 
 from __future__ import annotations
