@@ -38,3 +38,13 @@ def test_unknown_attribute_is_an_attribute_error():
     import mer.models
     with pytest.raises(AttributeError):
         mer.models.NoSuchModel  # noqa: B018
+
+
+def test_predict_starts_its_feature_worker_before_torch_and_pandas():
+    # `mer predict` forks its feature worker once mer.predict is imported: what that import
+    # pulls in is paid before the fork, one process after the other (mer.predict_worker)
+    code = ("import sys\nimport mer.cli, mer.predict, mer.predict_worker\n"
+            "print(sorted(k for k in ('torch', 'pandas', 'sklearn', 'librosa', 'scipy', "
+            "'matplotlib') if k in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

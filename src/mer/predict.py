@@ -24,19 +24,26 @@ Conventions:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mer.bundle import Bundle, find_bundles, load_bundle
 from mer.errors import DataError, MerError
 from mer.frames import SAMPLE_RATE, frame_end_times
 from mer.io import atomic_path, write_csv_atomic
+
+if TYPE_CHECKING:  # pandas costs 0.5 s of import: the feature worker starts before it
+    import pandas as pd
+
+    from mer.predict_worker import FeatureWorker
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +87,54 @@ def load_bundles(model_dirs=None, *, models_root="models", feature_set: str | No
     return bundles
 
 
+def feature_plan(bundles: dict[str, Bundle]) -> dict[str, list[str]]:
+    """ComParE mode -> the feature sets the bundles need in that mode (each block computed
+    once per mode), in the bundles' order."""
+    by_mode: dict[str, set[str]] = {}
+    for bundle in bundles.values():
+        by_mode.setdefault(bundle.compare_mode, set()).add(bundle.predict_feature_set)
+    return {mode: sorted(sets) for mode, sets in by_mode.items()}
+
+
+def song_feature_parts(path, plan: dict[str, list[str]], *, chunk_frames: int,
+                       part: tuple[int, int] = (0, 1)) -> dict:
+    """Part ``part`` (``mer.features.extract.extract_stream_part``) of the features of
+    ``path`` for each mode of ``plan``; a ``MerError`` names the file."""
+    from mer.features.extract import extract_path_part
+
+    path = Path(path)
+    try:
+        return {mode: extract_path_part(path, sets, compare_mode=mode, chunk_frames=chunk_frames,
+                                        part=part)
+                for mode, sets in plan.items()}
+    except MerError as error:
+        raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from None
+
+
+def join_song_features(plan: dict[str, list[str]], parts: list[dict]
+                       ) -> tuple[dict[str, np.ndarray], int]:
+    """Set name -> (n_frames, dims) features and the samples decoded, from every part."""
+    from mer.features.extract import join_stream_parts
+
+    features: dict[str, np.ndarray] = {}
+    n_samples = 0
+    for mode, sets in plan.items():
+        values, n_samples = join_stream_parts([p[mode] for p in parts], sets)
+        features.update(values)
+    return features, n_samples
+
+
+def song_features(path, bundles: dict[str, Bundle], *, chunk_frames: int | None = None
+                  ) -> tuple[dict[str, np.ndarray], int]:
+    """Features of every whole frame of ``path`` that ``bundles`` need, computed here, in
+    pieces of ``chunk_frames`` frames (default ``mer.features.extract.CHUNK_FRAMES``)."""
+    from mer.features.extract import CHUNK_FRAMES
+
+    plan = feature_plan(bundles)
+    return join_song_features(plan, [song_feature_parts(path, plan,
+                                                        chunk_frames=chunk_frames or CHUNK_FRAMES)])
+
+
 def predict_song(path, bundles: dict[str, Bundle], *, keep_attention: bool = True,
                  chunk_frames: int | None = None) -> SongPrediction:
     """Features of every whole frame of ``path``, then each bundle's curve (and attention,
@@ -88,21 +143,17 @@ def predict_song(path, bundles: dict[str, Bundle], *, keep_attention: bool = Tru
     The file is decoded and its features computed in pieces of ``chunk_frames`` frames
     (default ``mer.features.extract.CHUNK_FRAMES``), so memory does not grow with its length.
     """
-    from mer.features.extract import CHUNK_FRAMES, extract_path_features
+    features, n_samples = song_features(path, bundles, chunk_frames=chunk_frames)
+    return predict_features(path, bundles, features, n_samples, keep_attention=keep_attention)
+
+
+def predict_features(path, bundles: dict[str, Bundle], features: dict[str, np.ndarray],
+                     n_samples: int, *, keep_attention: bool = True) -> SongPrediction:
+    """Each bundle's curve (and attention) from the song's ``features`` (``song_features``)."""
+    import pandas as pd
+
     from mer.training import predict
 
-    path = Path(path)
-    features: dict[str, np.ndarray] = {}
-    by_mode: dict[str, set[str]] = {}
-    for bundle in bundles.values():
-        by_mode.setdefault(bundle.compare_mode, set()).add(bundle.predict_feature_set)
-    try:
-        for mode, sets in by_mode.items():  # each block computed once per mode
-            values, n_samples = extract_path_features(
-                path, sorted(sets), compare_mode=mode, chunk_frames=chunk_frames or CHUNK_FRAMES)
-            features.update(values)
-    except MerError as error:
-        raise type(error)(str(error) if str(path) in str(error) else f"{path}: {error}") from None
     n_frames = next(iter(features.values())).shape[0]
     curves = {"time_s": frame_end_times(n_frames)}
     attention = {}
@@ -113,7 +164,21 @@ def predict_song(path, bundles: dict[str, Bundle], *, keep_attention: bool = Tru
         if weights is not None and keep_attention:
             attention[target] = weights[0]
         del weights
-    return SongPrediction(path, n_samples / SAMPLE_RATE, pd.DataFrame(curves), attention)
+    return SongPrediction(Path(path), n_samples / SAMPLE_RATE, pd.DataFrame(curves), attention)
+
+
+@contextlib.contextmanager
+def _collector_paused(paused: bool):
+    """The cyclic garbage collector off while torch and pandas are imported: their ~10⁶
+    new objects set off repeated full collections (~0.4 CPU-s of the ~2 s import)."""
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def output_stems(paths) -> list[str]:
@@ -172,18 +237,32 @@ def display_map(weights: np.ndarray, max_pixels: int = MAX_MAP_PIXELS) -> np.nda
 
 
 def predict_files(paths, bundles: dict[str, Bundle], out_dir, *, plot: bool = False,
-                  progress: bool = True) -> pd.DataFrame:
-    """Predict every song; a song that fails is reported and skipped. One row per song."""
+                  progress: bool = True, worker: FeatureWorker | None = None) -> pd.DataFrame:
+    """Predict every song; a song that fails is reported and skipped. One row per song.
+
+    With ``worker`` (a started ``mer.predict_worker.FeatureWorker``), features are
+    computed there, one song ahead; ``FeatureWorkerDied`` (a ``MerError``) stops the run.
+    """
+    import pandas as pd
     from tqdm import tqdm
+
+    from mer.features.extract import CHUNK_FRAMES
 
     out_dir = Path(out_dir)
     rows = []
     songs = list(zip(map(Path, paths), output_stems(paths)))
-    for path, stem in tqdm(songs, desc="predict", unit="song", disable=not progress):
+    if worker is not None:
+        worker.submit([path for path, _ in songs], feature_plan(bundles), CHUNK_FRAMES)
+    for index, (path, stem) in enumerate(tqdm(songs, desc="predict", unit="song",
+                                              disable=not progress)):
         row = {"song": str(path), "duration_s": np.nan, "frames": 0}
         row.update({f"{t}_mean": np.nan for t in bundles})
+        outcome = worker.next_song(index) if worker is not None else None  # raises if it died
         try:
-            prediction = predict_song(path, bundles, keep_attention=plot)
+            if outcome is None:
+                prediction = predict_song(path, bundles, keep_attention=plot)
+            else:
+                prediction = predict_features(path, bundles, *outcome.result(), keep_attention=plot)
             csv_path = out_dir / f"{stem}.csv"
             write_csv_atomic(prediction.curves, csv_path, float_format="%.6f")
             outputs = [str(csv_path)]
@@ -203,13 +282,33 @@ def predict_files(paths, bundles: dict[str, Bundle], out_dir, *, plot: bool = Fa
 
 def run_predict(songs, *, model_dirs=None, models_root="models", out_dir="predictions",
                 plot: bool = False, feature_set: str | None = None, progress: bool = True,
-                echo=print) -> int:
+                echo=print, feature_worker: bool | None = None) -> int:
     """Load the bundles once, predict every song, print a summary; 0 if all succeeded,
-    1 if any song failed. Errors before any song (no model...) raise ``MerError``."""
-    bundles = load_bundles(model_dirs, models_root=models_root, feature_set=feature_set)
-    for target, bundle in bundles.items():
-        echo(f"{target}: {bundle.model_name} on {bundle.feature_set} ({bundle.directory})")
-    table = predict_files(songs, bundles, out_dir, plot=plot, progress=progress)
+    1 if any song failed. Errors before any song (no model...) raise ``MerError``.
+
+    ``feature_worker`` (default: when this process has not imported torch yet, i.e. a cold
+    ``mer predict``): compute the features in worker processes started first, while this
+    one imports torch and loads the bundles (``mer.predict_worker``); same results.
+    """
+    from mer.predict_worker import FeatureWorker, worker_pays
+
+    use_worker = worker_pays() if feature_worker is None else feature_worker
+    worker = FeatureWorker() if use_worker and songs else None  # before torch is imported
+    try:
+        with _collector_paused(worker is not None):
+            bundles = load_bundles(model_dirs, models_root=models_root, feature_set=feature_set)
+            import pandas  # noqa: F401  (the summary and CSVs need it; imported while paused)
+        if worker is not None:
+            # a cold process: the collector need not walk torch's objects again, nor at exit
+            # (Python's final collections over them cost ~0.5 s wall)
+            gc.freeze()
+        for target, bundle in bundles.items():
+            echo(f"{target}: {bundle.model_name} on {bundle.feature_set} ({bundle.directory})")
+        table = predict_files(songs, bundles, out_dir, plot=plot, progress=progress,
+                              worker=worker)
+    finally:
+        if worker is not None:
+            worker.close()
     shown = table.drop(columns=["error"], errors="ignore")
     shown["output"] = [text if len(text) <= 60 else text[:57] + "..." for text in shown["output"]]
     echo(shown.to_string(index=False))

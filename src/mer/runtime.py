@@ -78,7 +78,11 @@ def import_librosa():
     lock_path = _numba_cache_lock_path()
     marker = lock_path.with_suffix(".filled")
     filled = _read(marker) == _cache_stamp()  # then loading only reads the cache
-    with contextlib.nullcontext() if filled else _numba_cache_lock(lock_path):
+    # while numba writes the cache, Ctrl-C or a SIGTERM (Snakemake stopping a job, mer
+    # predict closing its feature worker) waits for the end, as a kill mid-write can leave
+    # a mismatched pair of files
+    with contextlib.nullcontext() if filled else signals_deferred(), \
+            contextlib.nullcontext() if filled else _numba_cache_lock(lock_path):
         librosa = importlib.import_module("librosa")
         for name in _LIBROSA_EAGER_MODULES:
             importlib.import_module(name)
@@ -89,6 +93,33 @@ def import_librosa():
             except OSError:  # a read-only cache folder: every import keeps taking the lock
                 pass
     return librosa
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """SIGINT and SIGTERM recorded, not acted on, until the block ends; then the first one
+    takes effect (KeyboardInterrupt, or SystemExit(128 + 15)). Python runs signal handlers
+    in the main thread whichever thread the signal reached, so this holds in a process
+    with BLAS threads too; off the main thread (where handlers cannot be set) it does
+    nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + received[0])
 
 
 def _cache_stamp() -> str:

@@ -11,12 +11,18 @@ shorter signal differs in the last bits), as ``tests/test_features.py`` checks w
 pieces forced. ComParE ``one_pass`` (and any block of source ``opensmile_lld``) runs
 openSMILE once from the clip start (its RASTA filter is recursive), so it still holds the
 decoded mono audio (~635 MB per hour).
+
+Processes can split one file (``mer predict``, ``mer.predict_worker``): each reads the
+whole stream and computes its share of the (piece, block family) tasks
+(``extract_stream_part``); ``join_stream_parts`` of all shares is exactly
+``extract_stream_features``, which is itself the join of one share.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,14 +77,27 @@ def extract_path_features(path: str | Path, set_names: list[str], *,
                           ) -> tuple[dict[str, np.ndarray], int]:
     """``extract_file_features`` (default: all whole frames) and the number of samples
     decoded (at ``SAMPLE_RATE``)."""
+    part = extract_path_part(path, set_names, annotated_only=annotated_only, frames=frames,
+                             compare_mode=compare_mode, chunk_frames=chunk_frames)
+    return join_stream_parts([part], set_names, frames=_wanted_frames(frames, annotated_only))
+
+
+def extract_path_part(path: str | Path, set_names: list[str], *, part: tuple[int, int] = (0, 1),
+                      annotated_only: bool = False, frames: np.ndarray | None = None,
+                      compare_mode: str = "per_segment", chunk_frames: int = CHUNK_FRAMES
+                      ) -> StreamPart:
+    """``extract_stream_part`` of the file at ``path``; errors name the file."""
     _check_computable(set_names)
-    if frames is None and annotated_only:
-        frames = annotated_frame_indices()
     try:
-        return extract_stream_features(stream_audio(path), set_names, frames=frames,
-                                       compare_mode=compare_mode, chunk_frames=chunk_frames)
+        return extract_stream_part(stream_audio(path), set_names, part=part,
+                                   frames=_wanted_frames(frames, annotated_only),
+                                   compare_mode=compare_mode, chunk_frames=chunk_frames)
     except AudioError as error:
         raise AudioError(str(error) if str(path) in str(error) else f"{path}: {error}") from None
+
+
+def _wanted_frames(frames, annotated_only: bool):
+    return annotated_frame_indices() if frames is None and annotated_only else frames
 
 
 def extract_stream_features(blocks: Iterable[np.ndarray], set_names: list[str], *,
@@ -93,6 +112,46 @@ def extract_stream_features(blocks: Iterable[np.ndarray], set_names: list[str], 
     ``AudioError`` if a frame lies outside the audio, or if a CQT block is asked of audio
     shorter than ``MIN_CQT_SECONDS``.
     """
+    part = extract_stream_part(blocks, set_names, frames=frames, compare_mode=compare_mode,
+                               chunk_frames=chunk_frames)
+    return join_stream_parts([part], set_names, frames=frames)
+
+
+@dataclass
+class StreamPart:
+    """What part ``i`` of ``n`` (``extract_stream_part``) computed of one stream.
+
+    ``pieces``: (group number, the group's frames, block -> (len(frames), dims) values) of
+    the (group, block) tasks of this part; ``n_samples``: the stream's length. ``whole``:
+    set name -> values when the blocks need the audio from the clip start, which part 0
+    computes alone (the other parts hold None there and decode nothing).
+    """
+    n_samples: int
+    pieces: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = field(default_factory=list)
+    whole: dict[str, np.ndarray] | None = None
+
+
+def block_family(block: str) -> int:
+    """Blocks that share a spectrum share a family (0 CQT, 1 other librosa, 2 openSMILE): a
+    part computes all blocks of a family for a group, so no spectrum is computed twice."""
+    return 0 if block in CQT_BLOCKS else 1 if BLOCKS[block].source == "librosa" else 2
+
+
+def extract_stream_part(blocks: Iterable[np.ndarray], set_names: list[str], *,
+                        part: tuple[int, int] = (0, 1), frames: np.ndarray | None = None,
+                        compare_mode: str = "per_segment", chunk_frames: int = CHUNK_FRAMES
+                        ) -> StreamPart:
+    """Part ``part = (i, n)`` of ``extract_stream_features``, for ``n`` processes that each
+    read the whole stream: frame group ``g`` (``chunk_frames`` frames, numbered from 0)
+    and block family ``f`` (``block_family``) is part ``(g + f) % n``'s task, so one part
+    of a short song still gets CQT and STFT work. Each block of a group is computed on the
+    same crop as with ``n = 1``, so ``join_stream_parts`` of all parts equals
+    ``extract_stream_features`` exactly. Every part raises the stream's errors (decoder,
+    length, frames outside the audio) at the same point.
+    """
+    index, n_parts = part
+    if not 0 <= index < n_parts:
+        raise ValueError(f"part {part} is not (i, n) with 0 <= i < n")
     sets = [feature_set(name) for name in set_names]
     _check_computable(set_names)
     check_compare_mode(compare_mode)
@@ -104,36 +163,64 @@ def extract_stream_features(blocks: Iterable[np.ndarray], set_names: list[str], 
     from_start = ("compare" in needed and compare_mode == "one_pass"
                   or any(BLOCKS[b].source == "opensmile_lld" for b in needed))
     if from_start:
+        if index:
+            return StreamPart(0)
         audio = np.concatenate([np.zeros(0, np.float32), *blocks])
         _check_min_length(audio.size, needed, set_names)
-        return extract_clip_features(audio, set_names, frames=frames,
-                                     compare_mode=compare_mode), int(audio.size)
+        return StreamPart(int(audio.size), whole=extract_clip_features(
+            audio, set_names, frames=frames, compare_mode=compare_mode))
     pieces = _Pieces(iter(blocks))
     groups = _FrameGroups(frames, int(chunk_frames))
-    parts: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
-    for group in groups:
+    computed: list[tuple[int, np.ndarray, dict[str, np.ndarray]]] = []
+    n_groups = 0
+    for number, group in enumerate(groups):
         pieces.read_until((int(group.max()) + 1) * FRAME_SAMPLES + CONTEXT_SAMPLES)
         if pieces.exhausted:
             _check_min_length(pieces.total, needed, set_names)
             group = _frames_inside(group, pieces.total, explicit=frames is not None)
             if group is None:  # every whole frame done
                 break
-        audio, offset = pieces.crop(group)
-        parts.append((group, _compute_blocks(audio, needed, group, compare_mode, offset)))
+        n_groups += 1
+        mine = [b for b in needed if (number + block_family(b)) % n_parts == index]
+        if mine:
+            audio, offset = pieces.crop(group)
+            computed.append((number, group, _compute_blocks(audio, mine, group, compare_mode,
+                                                            offset)))
         pieces.forget_before(groups.next_start())
     pieces.read_until(None)  # the rest: the decoder's checks (truncation, NaN) run at its end
     _check_min_length(pieces.total, needed, set_names)
-    if not parts:
+    if not n_groups:
         raise AudioError(f"no whole 500 ms frame to extract "
                          f"(audio is {pieces.total / SAMPLE_RATE:.2f} s long)")
-    values = {block: np.concatenate([part[block] for _, part in parts]) for block in needed}
-    order = np.concatenate([group for group, _ in parts])
+    return StreamPart(pieces.total, computed)
+
+
+def join_stream_parts(parts: list[StreamPart], set_names: list[str], *,
+                      frames: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """``extract_stream_features``'s result from every part of one stream (any order)."""
+    sets = [feature_set(name) for name in set_names]
+    if len({part.n_samples for part in parts if part.whole is not None or part.pieces}) > 1:
+        raise ValueError("parts of different streams")
+    whole = [part for part in parts if part.whole is not None]
+    if whole:
+        return whole[0].whole, whole[0].n_samples
+    needed = list(dict.fromkeys(block for s in sets for block in s.blocks))
+    by_group: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+    for part in parts:
+        for number, group, values in part.pieces:
+            by_group.setdefault(number, (group, {}))[1].update(values)
+    numbers = sorted(by_group)
+    if numbers != list(range(len(numbers))) or any(
+            set(by_group[n][1]) != set(needed) for n in numbers):
+        raise ValueError("parts do not cover every (group, block) task")
+    values = {block: np.concatenate([by_group[n][1][block] for n in numbers]) for block in needed}
+    order = np.concatenate([by_group[n][0] for n in numbers])
     if frames is not None:  # back to the order (and repeats) asked for
         wanted = np.asarray(frames, dtype=np.int64).reshape(-1)
         rows = np.searchsorted(order, wanted)
         values = {block: array[rows] for block, array in values.items()}
     return ({s.name: np.concatenate([values[b] for b in s.blocks], axis=1) for s in sets},
-            pieces.total)
+            parts[0].n_samples)
 
 
 def _check_min_length(n_samples: int, blocks: list[str], set_names: list[str]) -> None:

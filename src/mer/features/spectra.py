@@ -69,6 +69,11 @@ class Spectra:
                                   bins_per_octave=CQT_BINS_PER_OCTAVE, tuning=0.0))
 
     @cached_property
+    def centroid(self) -> np.ndarray:
+        librosa = import_librosa()
+        return librosa.feature.spectral_centroid(S=self.magnitude, sr=SAMPLE_RATE, n_fft=N_FFT)
+
+    @cached_property
     def mel(self) -> np.ndarray:
         librosa = import_librosa()
         return librosa.feature.melspectrogram(S=self.power, sr=SAMPLE_RATE, n_fft=N_FFT,
@@ -122,6 +127,13 @@ def _spectral(function_name: str, **kwargs):
     return compute
 
 
+def _bandwidth(s: Spectra) -> np.ndarray:
+    librosa = import_librosa()
+    # the centroid librosa would compute again from the same arguments (once, not twice)
+    return librosa.feature.spectral_bandwidth(S=s.magnitude, sr=SAMPLE_RATE, n_fft=N_FFT,
+                                              centroid=s.centroid)
+
+
 def _flatness(s: Spectra) -> np.ndarray:
     librosa = import_librosa()
     return librosa.feature.spectral_flatness(S=s.magnitude)
@@ -134,8 +146,8 @@ BLOCK_FUNCTIONS = {
     "mfcc": _mfcc,
     "rms": _rms,
     "mel": lambda s: s.mel,
-    "centroid": _spectral("spectral_centroid"),
-    "bandwidth": _spectral("spectral_bandwidth"),
+    "centroid": lambda s: s.centroid,
+    "bandwidth": _bandwidth,
     "contrast": _spectral("spectral_contrast"),
     "flatness": _flatness,
     "rolloff": _spectral("spectral_rolloff"),
