@@ -209,7 +209,9 @@ def test_no_worker_outlives_an_interrupted_or_killed_run(setup, tmp_path, how):
             os.killpg(process.pid, signal.SIGINT)  # what the terminal sends its process group
         else:
             os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
+        # once, in the full suite on a clean clone, the interrupted parent took > 30 s to
+        # exit (not reproduced alone); what this test guards is that nothing outlives it
+        process.wait(timeout=90)
         assert process.returncode != 0
         # Linux: the kernel stops them at once (PR_SET_PDEATHSIG); elsewhere, at their
         # next send on the closed pipe, after the 60 s part

@@ -25,7 +25,7 @@ KILL_POINTS = [
     ("dataset", "logs/synthetic/generate_synthetic_dataset.log"),
     ("features", "logs/synthetic/features/spectral/shard*.log"),
     ("training", "logs/synthetic/train/spectral/LSTM_8/seed0/fold*.log"),
-    ("report", "logs/synthetic/report/*.log"),
+    ("report", "logs/synthetic/report/make_tables.log"),  # after training (not the dataset table)
 ]
 COMPARED = ["reports/metrics.json", "results/synthetic/folds.csv",
             "data/features/synthetic/spectral.npy",
