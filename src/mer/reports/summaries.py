@@ -73,7 +73,6 @@ def load_summaries(paths) -> pd.DataFrame:
         row["val_loss_std"] = _number(summary.get("val_loss_std"))
         row["baseline"] = bool(summary.get("baseline", is_baseline(summary["model"])))
         row["early_stopped"] = _number(summary.get("early_stopped"))  # NaN: baseline / older mer
-        row["epochs_mean"] = _number(summary.get("epochs_mean"))
         row["group"] = family_group(summary["model"])
         row["summary_path"] = str(path)
         rows.append(row)

@@ -249,8 +249,8 @@ def all_models_table(summaries: pd.DataFrame) -> pd.DataFrame:
 def _stopped_early(row) -> str:
     """"k/n": fold runs that early stopping ended before the grid's epoch cap ("–": a
     baseline, or a summary written without the cap)."""
-    early = row.get("early_stopped")
-    if early is None or (isinstance(early, float) and np.isnan(early)):
+    early = row.get("early_stopped")  # NaN from load_summaries when there is no count
+    if pd.isna(early):
         return "–"
     return f"{int(early)}/{int(row['n_folds'] * row['n_seeds'])}"
 
