@@ -122,6 +122,21 @@ def test_mediaeval2013_split_plans_one_test_fold_per_run(tmp_path):
     assert counts == {f"train_baselines_{s}": 1 for s in baseline_sets}
 
 
+def test_the_default_grid_extracts_three_sets_and_cuts_two_from_them(tmp_path):
+    repo = copy_repo(tmp_path)
+    plan = run(["snakemake", "-n", "--quiet", "rules"], repo).stdout
+    counts = {line.split()[0]: int(line.split()[1]) for line in plan.splitlines()
+              if line.split()[:1] and line.split()[0].endswith(("_features", "_feature_set",
+                                                                 "_features_shard"))}
+    shards = yaml.safe_load((repo / "params.yaml").read_text())["features"]["shards"]
+    # compare, spectral and cqt from audio; chroma and chroma_cqt from their files
+    assert counts == {"extract_features_shard": 3 * shards, "merge_features": 3,
+                      "assemble_feature_set": 2}
+    listed = run(["snakemake", "-n", "data/features/synthetic/chroma_cqt.npy"], repo).stdout
+    assert "data/features/synthetic/shards/chroma_cqt" not in listed
+    assert "data/features/synthetic/shards/cqt/shard0.npz" in listed
+
+
 def test_a_local_copy_in_the_real_layout_runs_end_to_end(tmp_path):
     # The user's own copy (`dataset: local`): the real annotation files' first rows, byte for
     # byte, with a 45 s clip per song; checked, imported, then the whole workflow.

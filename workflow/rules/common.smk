@@ -9,6 +9,7 @@ from mer.config import (grid_baseline_model, grid_feature_sets, grid_max_epochs,
 from mer.cv import n_test_folds
 from mer.errors import ConfigError
 from mer.features import feature_set as lookup_feature_set
+from mer.features import plan_extraction
 from mer.models import parse_model_name
 
 
@@ -29,6 +30,10 @@ TARGETS = config["train"]["targets"]
 N_FOLDS = n_test_folds(config["cv"]["split"], config["cv"]["folds"])  # 1 for mediaeval2013
 N_SEEDS = config["train"]["seeds"]  # training seeds per configuration
 N_SHARDS = config["features"]["shards"]
+# Which sets are extracted from audio and which are cut from those files (mer.features.assemble).
+FEATURE_SOURCES = plan_extraction(FEATURE_SETS)
+EXTRACTED_SETS = [name for name, sources in FEATURE_SOURCES.items() if not sources]
+ASSEMBLED_SETS = [name for name, sources in FEATURE_SOURCES.items() if sources]
 
 # Whether any feature set of the grid is computed from audio (a DEAM run on its shipped
 # deam260 features alone needs none), and whether one is read from DEAM's features/.
@@ -53,6 +58,11 @@ wildcard_constraints:
 
 def feature_outputs():
     return expand(f"{FEATURES}/{{feature_set}}.npy", feature_set=FEATURE_SETS)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names`` (none at all when it is empty)."""
+    return "|".join(names) if names else "(?!)"
 
 
 def run_dirs(feature_sets=None, models=None):

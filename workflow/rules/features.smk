@@ -1,4 +1,6 @@
-# Stage 2: features per clip shard per feature set, merged into one memory-mappable array.
+# Stage 2: features per clip shard per feature set, merged into one memory-mappable array;
+# a set whose blocks other sets of the run compute is cut from their files instead
+# (mer.features.assemble: chroma from spectral, chroma_cqt from spectral and cqt).
 
 import math
 
@@ -22,6 +24,8 @@ rule extract_features_shard:
         RAW,
     output:
         temp(f"{FEATURES}/shards/{{feature_set}}/shard{{shard}}.npz"),
+    wildcard_constraints:
+        feature_set=one_of(EXTRACTED_SETS),
     params:
         n_shards=N_SHARDS,
         dataset=DATASET,
@@ -44,6 +48,8 @@ rule merge_features:
     output:
         values=f"{FEATURES}/{{feature_set}}.npy",
         index=f"{FEATURES}/{{feature_set}}.json",
+    wildcard_constraints:
+        feature_set=one_of(EXTRACTED_SETS),
     threads: 1
     resources:
         mem_mb=4000,
@@ -54,3 +60,26 @@ rule merge_features:
         f"{LOGS}/features/{{feature_set}}/merge.benchmark.tsv"
     script:
         "../scripts/merge_features.py"
+
+
+rule assemble_feature_set:
+    input:
+        values=lambda wildcards: expand(f"{FEATURES}/{{source}}.npy",
+                                        source=FEATURE_SOURCES[wildcards.feature_set]),
+        index=lambda wildcards: expand(f"{FEATURES}/{{source}}.json",
+                                       source=FEATURE_SOURCES[wildcards.feature_set]),
+    output:
+        values=f"{FEATURES}/{{feature_set}}.npy",
+        index=f"{FEATURES}/{{feature_set}}.json",
+    wildcard_constraints:
+        feature_set=one_of(ASSEMBLED_SETS),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    log:
+        f"{LOGS}/features/{{feature_set}}/assemble.log",
+    benchmark:
+        f"{LOGS}/features/{{feature_set}}/assemble.benchmark.tsv"
+    script:
+        "../scripts/assemble_feature_set.py"

@@ -12,11 +12,13 @@ Conventions (details in each submodule's docstring):
   6670), ``compare_mode`` ``per_segment`` (default) or ``one_pass``.
 * Files: ``extract_shard`` (pipeline; a failed clip leaves no shard, the clips that
   succeeded wait in ``<shard>.clips/`` for the rerun) and ``extract_files``
-  (``mer features extract``: any files, all frames, one ``.npz``).
+  (``mer features extract``: any files, all frames, one ``.npz``); a set whose blocks other
+  sets of the run compute is cut from their files (``assemble``).
 
 Importing this package is cheap: librosa and openSMILE are imported when first used.
 """
 
+from mer.features.assemble import assemble_feature_set, plan_extraction
 from mer.features.compare import COMPARE_MODES
 from mer.features.extract import extract_clip_features, extract_file_features
 from mer.features.registry import BLOCKS, FEATURE_SETS, Block, FeatureSet, feature_set
@@ -24,5 +26,5 @@ from mer.features.storage import (FeatureTable, extract_files, extract_shard, lo
                                   merge_shards)
 
 __all__ = ["BLOCKS", "COMPARE_MODES", "FEATURE_SETS", "Block", "FeatureSet", "FeatureTable",
-           "extract_clip_features", "extract_file_features", "extract_files", "extract_shard",
-           "feature_set", "load_features", "merge_shards"]
+           "assemble_feature_set", "extract_clip_features", "extract_file_features", "extract_files", "extract_shard",
+           "feature_set", "load_features", "merge_shards", "plan_extraction"]
