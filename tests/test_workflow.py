@@ -137,6 +137,27 @@ def test_the_default_grid_extracts_three_sets_and_cuts_two_from_them(tmp_path):
     assert "data/features/synthetic/shards/cqt/shard0.npz" in listed
 
 
+def test_an_assembled_set_is_cut_from_its_source_by_the_real_workflow(tmp_path):
+    from mer.features import load_features
+
+    repo = copy_repo(tmp_path)
+    experiment = {"name": "one", "feature_sets": ["spectral", "chroma"], "models": ["LSTM_8"]}
+    write_params(repo, {"synthetic": {"n_songs": 4}, "cv": {"folds": 2},
+                        "features": {"shards": 1, "compare_mode": "per_segment"}, "grid": "two",
+                        "grids": {"two": {"max_epochs": 1, "baseline_model": "LSTM_8",
+                                          "experiments": [experiment]}},
+                        "report": {"table1": {"target": "arousal", "feature_set": "spectral"}}})
+    run(["snakemake", "--cores", "2", "features"], repo)
+    assert (repo / "logs/synthetic/features/chroma/assemble.log").exists()
+    assert not (repo / "logs/synthetic/features/chroma/shard0.log").exists()
+    features = repo / "data/features/synthetic"
+    spectral, chroma = (load_features(features / f"{name}.npy", features / f"{name}.json")
+                        for name in ("spectral", "chroma"))
+    columns = [spectral.columns.index(column) for column in chroma.columns]
+    np.testing.assert_array_equal(np.asarray(chroma.values), np.asarray(spectral.values)[:, columns])
+    assert chroma.feature_set == "chroma" and len(chroma.columns) == 24
+
+
 def test_a_local_copy_in_the_real_layout_runs_end_to_end(tmp_path):
     # The user's own copy (`dataset: local`): the real annotation files' first rows, byte for
     # byte, with a 45 s clip per song; checked, imported, then the whole workflow.

@@ -64,7 +64,7 @@ rule train_fold:
     output:
         **fold_outputs("{model}"),
     wildcard_constraints:
-        model="|".join(NETWORK_MODELS) or "(?!)",  # baselines: train_baselines_<set> below
+        model=one_of(NETWORK_MODELS),  # baselines: train_baselines_<set> below
     params:
         dataset=DATASET,
         targets=TARGETS,
