@@ -17,7 +17,6 @@ from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from mer.data.emomusic import (
     ANNOTATIONS_DIR,
@@ -30,6 +29,7 @@ from mer.data.emomusic import (
 )
 from mer.data.synthetic.emotion import (EmotionModel, SongEmotion, unit_within_std,
                                         check_seed, check_within_song_std)
+from mer.data.synthetic.mp3 import write_mp3
 from mer.data.synthetic.song import synthesize_song
 from mer.errors import ConfigError
 from mer.frames import SAMPLE_RATE
@@ -72,7 +72,7 @@ def _evaluation_split(song_ids: np.ndarray, seed: int) -> dict[int, str]:
 def _write_song(job: tuple) -> tuple[SongEmotion, dict[str, str]]:
     song_id, seed, within_song_std, model, clips = job
     song = synthesize_song(song_id, seed=seed, within_song_std=within_song_std, model=model)
-    sf.write(Path(clips) / f"{song_id}.mp3", song.audio, SAMPLE_RATE, format="MP3")
+    write_mp3(Path(clips) / f"{song_id}.mp3", song.audio, SAMPLE_RATE)
     return song.emotion, song.info
 
 
