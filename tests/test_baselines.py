@@ -1,6 +1,7 @@
 """Baselines MEAN, RIDGE, RIDGE_SONG: equal to scikit-learn fitted directly on the same
-fold, penalty chosen on the validation songs, padding-proof, and usable end to end
-(train_fold -> summarize_cv -> export -> mer predict)."""
+fold (every target from one fit, each choosing its own penalty), penalty chosen on the
+validation songs, padding-proof, and usable end to end (train_fold -> summarize_cv ->
+export -> mer predict)."""
 
 import json
 
@@ -10,12 +11,13 @@ import pytest
 import torch
 from sklearn.linear_model import Ridge
 
-from mer.cv import FoldOutputs, Standardizer, assign_folds, split_fold, summarize_cv, train_fold
+from mer.cv import (FoldOutputs, Standardizer, assign_folds, split_fold, summarize_cv, train_fold,
+                    train_fold_targets)
 from mer.data.emomusic import Annotations
 from mer.errors import ConfigError
 from mer.features.storage import FeatureTable
 from mer.models import build_model
-from mer.models.baselines import checked_alphas, fit_baseline
+from mer.models.baselines import checked_alphas, fit_baseline, fit_baselines, fit_ridge_grid
 from mer.training import TrainConfig, load_checkpoint, predict
 
 ALPHAS = [0.01, 1.0, 100.0, 10000.0]
@@ -40,15 +42,20 @@ def dataset(lengths=None, seed=0):
     return features, annotations, assign_folds(ids, 3, seed=1)
 
 
+def fold_outputs(out):
+    return FoldOutputs(model=out / "model.pt", predictions=out / "predictions.csv",
+                       attention=out / "attention.npz", history=out / "history.csv",
+                       metrics=out / "metrics.json")
+
+
+FOLD_ARGUMENTS = dict(train_config=TrainConfig(seed=SEED), model_options={}, validation_fraction=0.25,
+                      seed=SEED, dataset="tiny", feature_set="tiny", seed_index=0)
+
+
 def run_fold(tmp_path, name, features, annotations, folds, *, fold=0, alphas=ALPHAS):
-    out = tmp_path / name
-    outputs = FoldOutputs(model=out / "model.pt", predictions=out / "predictions.csv",
-                          attention=out / "attention.npz", history=out / "history.csv",
-                          metrics=out / "metrics.json")
+    outputs = fold_outputs(tmp_path / name)
     train_fold(features=features, annotations=annotations, folds=folds, fold=fold, target="arousal",
-               model_name=name.split("-")[0], train_config=TrainConfig(seed=SEED), model_options={},
-               validation_fraction=0.25, seed=SEED, outputs=outputs, dataset="tiny",
-               feature_set="tiny", seed_index=0, ridge_alphas=alphas)
+               model_name=name.split("-")[0], outputs=outputs, ridge_alphas=alphas, **FOLD_ARGUMENTS)
     return outputs
 
 
@@ -114,6 +121,101 @@ def test_ridge_equals_sklearn_fitted_directly(tmp_path, family, ragged):
         assert metrics["r2_within"] > 0.2  # the frames' features explain the dynamics
     history = pd.read_csv(outputs.history)
     assert len(history) == 1 and history["val_loss"].iloc[0] == metrics["best_val_loss"]
+
+
+@pytest.mark.parametrize("n_samples, dims", [(40, 90), (90, 12)], ids=["kernel n<p", "primal n>p"])
+def test_the_ridge_grid_equals_sklearn_alpha_by_alpha_and_target_by_target(n_samples, dims):
+    rng = np.random.default_rng(3)
+    design = rng.normal(size=(n_samples, dims)) + rng.normal(size=dims)  # off-centre columns
+    targets = np.stack([design[:, :5] @ rng.normal(size=5) + 3.0, rng.normal(size=n_samples) - 1.0], axis=1)
+    grid = fit_ridge_grid(design.copy(), targets, ALPHAS)
+    assert grid.coefficients.shape == (len(ALPHAS), 2, dims) and grid.fitted.shape == (n_samples, len(ALPHAS), 2)
+    x_new = rng.normal(size=(7, dims))
+    for i, alpha in enumerate(ALPHAS):
+        for j in range(2):
+            reference = Ridge(alpha=alpha).fit(design, targets[:, j])
+            np.testing.assert_allclose(grid.coefficients[i, j], reference.coef_, rtol=1e-8,
+                                       atol=1e-10 * np.abs(reference.coef_).max())
+            assert grid.intercepts[i, j] == pytest.approx(reference.intercept_, rel=1e-8)
+            np.testing.assert_allclose(grid.fitted[:, i, j], reference.predict(design), rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(grid.predict(x_new)[:, i, j], reference.predict(x_new), rtol=1e-8,
+                                       atol=1e-10)
+
+
+@pytest.mark.parametrize("family", ["RIDGE", "RIDGE_SONG"])
+@pytest.mark.parametrize("dims", [300, 6], ids=["kernel n<p", "primal n>p"])
+def test_one_fit_for_both_targets_equals_sklearn_target_by_target(family, dims):
+    """Each target of the one fit chooses its own alpha (here a linear target a smaller
+    penalty than pure noise). Fitting samples: 270 frames (RIDGE) or 30 songs (RIDGE_SONG)."""
+    rng = np.random.default_rng(4)
+    x_fit, x_val = (rng.normal(size=(n, 9, dims)).astype(np.float32) for n in (30, 8))
+    weights = rng.normal(size=dims) / np.sqrt(dims)
+    ys_fit, ys_val = ([x @ weights + 0.5 + rng.normal(scale=0.05, size=x.shape[:2]),
+                       rng.normal(size=x.shape[:2])] for x in (x_fit, x_val))
+    models = [build_model(family, dims) for _ in ys_fit]
+    fits = fit_baselines(models, family, x_fit, ys_fit, x_val, ys_val, alphas=ALPHAS)
+
+    def design(x):
+        x = x.astype(np.float64)
+        return x.reshape(-1, dims) if family == "RIDGE" else x.mean(axis=1)
+
+    def on_frames(reference, x):  # (songs, frames): RIDGE_SONG's level on every frame
+        prediction = reference.predict(design(x))
+        return prediction.reshape(len(x), -1) if family == "RIDGE" else np.repeat(prediction[:, None], 9, axis=1)
+
+    chosen = []
+    for model, fit, y, y_val in zip(models, fits, ys_fit, ys_val):
+        references = [Ridge(alpha=alpha).fit(design(x_fit), y.reshape(-1) if family == "RIDGE" else y.mean(axis=1))
+                      for alpha in ALPHAS]
+        losses = [np.mean((on_frames(reference, x_val) - y_val) ** 2) for reference in references]
+        best = int(np.argmin(losses))
+        assert fit.alpha == ALPHAS[best]
+        np.testing.assert_allclose(fit.val_losses, losses, rtol=1e-8)
+        assert fit.val_loss == pytest.approx(losses[best], rel=1e-8)
+        coefficients = references[best].coef_
+        np.testing.assert_allclose(model.linear.weight.detach().numpy()[0], coefficients, rtol=1e-8,
+                                   atol=1e-10 * np.abs(coefficients).max())
+        assert model.linear.bias.item() == pytest.approx(references[best].intercept_, rel=1e-8)
+        assert fit.train_loss == pytest.approx(np.mean((on_frames(references[best], x_fit) - y) ** 2), rel=1e-8)
+        alone = build_model(family, dims)  # the one-target wrapper: the same fit
+        assert fit_baseline(alone, family, x_fit, y, x_val, y_val, alphas=ALPHAS).alpha == fit.alpha
+        torch.testing.assert_close(alone.state_dict(), model.state_dict(), rtol=1e-9, atol=1e-12)
+        chosen.append(fit.alpha)
+    assert chosen[0] < chosen[1]
+
+
+@pytest.mark.parametrize("family", ["MEAN", "RIDGE", "RIDGE_SONG"])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_one_job_for_both_targets_writes_what_one_job_per_target_writes(tmp_path, family, ragged):
+    lengths = np.array([61, 20, 35, 61, 12, 40, 61, 25, 33, 61, 18, 50, 7, 61, 44, 61, 29, 61]) \
+        if ragged else None
+    features, annotations, folds = dataset(lengths)
+    valence = annotations.values["valence"] + np.random.default_rng(2).normal(size=(N_SONGS, 61))
+    annotations = Annotations(annotations.song_ids, {"arousal": annotations.values["arousal"],
+                                                     "valence": valence.astype(np.float32)}, lengths=lengths)
+    targets = ("arousal", "valence")
+    together = {target: fold_outputs(tmp_path / "together" / target) for target in targets}
+    returned = train_fold_targets(features=features, annotations=annotations, folds=folds, fold=0,
+                                  targets=targets, model_name=family, outputs=together,
+                                  ridge_alphas=ALPHAS, **FOLD_ARGUMENTS)
+    for target in targets:
+        alone = fold_outputs(tmp_path / "alone" / target)
+        expected = train_fold(features=features, annotations=annotations, folds=folds, fold=0,
+                              target=target, model_name=family, outputs=alone, ridge_alphas=ALPHAS,
+                              **FOLD_ARGUMENTS)
+        metrics = json.loads(together[target].metrics.read_text())
+        assert metrics == returned[target] and metrics.keys() == expected.keys()
+        for key, value in expected.items():
+            assert metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        tables = [pd.read_csv(o.predictions) for o in (together[target], alone)]
+        pd.testing.assert_frame_equal(*tables, check_exact=False, rtol=1e-9, atol=1e-12)
+        histories = [pd.read_csv(o.history).drop(columns="seconds") for o in (together[target], alone)]
+        pd.testing.assert_frame_equal(*histories, check_exact=False, rtol=1e-9)
+        model, meta = load_checkpoint(together[target].model)
+        assert meta["extra"]["target"] == target
+    assert len(set(returned["arousal"].items()) ^ set(returned["valence"].items())) > 2  # different fits
+    seconds = [pd.read_csv(together[target].history)["seconds"].iloc[0] for target in targets]
+    assert seconds[0] == seconds[1]  # the one fit's time, split evenly
 
 
 def test_mean_is_the_fitting_songs_mean_annotation(tmp_path):

@@ -205,6 +205,50 @@ def test_train_fold_writes_outputs_and_is_deterministic(tmp_path):
     assert len(pd.read_csv(first.history)) == 3
 
 
+@pytest.mark.parametrize("ragged", [False, True])
+def test_one_network_job_for_both_targets_writes_exactly_what_one_job_per_target_writes(tmp_path, ragged):
+    """Features standardised once for both targets; each target's network is still built and
+    trained from the same seed, so every file but the epochs' wall times is identical."""
+    import torch
+
+    from mer.cv import FoldOutputs, train_fold, train_fold_targets
+    from mer.data.emomusic import Annotations
+    from mer.features.storage import FeatureTable
+    from mer.training import TrainConfig
+
+    features, annotations, folds = _tiny_fold_inputs()
+    valence = annotations.values["valence"] + np.random.default_rng(3).normal(0, 0.1, (12, 61)).astype(np.float32)
+    lengths = np.array([61, 30, 45, 61, 20, 61, 52, 61, 38, 61, 27, 61]) if ragged else None
+    if ragged:  # songs of different lengths: features come song by song, annotations NaN-padded
+        x = np.stack([features.song(song) for song in features.song_ids])
+        features = FeatureTable.from_padded(x, features.song_ids, features.columns, "tiny", lengths)
+        valence[np.arange(61) >= lengths[:, None]] = np.nan
+    annotations = Annotations(annotations.song_ids, {"arousal": annotations.values["arousal"],
+                                                     "valence": valence}, lengths=lengths)
+    arguments = dict(features=features, annotations=annotations, folds=folds, fold=0, model_name="AT_4",
+                     train_config=TrainConfig(max_epochs=3, seed=5), model_options={},
+                     validation_fraction=0.25, seed=5, dataset="tiny", feature_set="tiny")
+
+    def outputs(out):
+        return FoldOutputs(*(out / name for name in ("model.pt", "predictions.csv", "attention.npz",
+                                                     "history.csv", "metrics.json")))
+
+    together = {target: outputs(tmp_path / "together" / target) for target in ("arousal", "valence")}
+    train_fold_targets(targets=["arousal", "valence"], outputs=together, **arguments)
+    for target, files in together.items():
+        alone = outputs(tmp_path / "alone" / target)
+        train_fold(target=target, outputs=alone, **arguments)
+        for name in ("metrics", "predictions", "attention"):
+            assert getattr(files, name).read_bytes() == getattr(alone, name).read_bytes(), (target, name)
+        histories = [pd.read_csv(o.history).drop(columns="seconds") for o in (files, alone)]
+        pd.testing.assert_frame_equal(*histories, check_exact=True)
+        saved = [torch.load(o.model, weights_only=True) for o in (files, alone)]
+        assert json.dumps(saved[0]["meta"]) == json.dumps(saved[1]["meta"])  # NaN metrics too
+        for name, tensor in saved[0]["state_dict"].items():
+            assert torch.equal(tensor, saved[1]["state_dict"][name]), (target, name)
+    assert together["arousal"].metrics.read_text() != together["valence"].metrics.read_text()
+
+
 def test_train_fold_never_uses_test_songs(tmp_path):
     """Test songs' features and annotations may change arbitrarily: the fitted model must not."""
     import torch

@@ -175,12 +175,19 @@ class FoldOutputs:
 
 def songs_data(features, annotations, target: str, song_ids
                ) -> tuple[np.ndarray | list[np.ndarray], np.ndarray, np.ndarray]:
-    """Features, annotations and lengths of ``song_ids``, as ``mer.training.fit`` takes them.
+    """Features, annotations and lengths of ``song_ids``, as ``mer.training.fit`` takes them
+    (``songs_features`` and ``songs_annotations``)."""
+    x, lengths = songs_features(features, annotations, song_ids)
+    return x, songs_annotations(annotations, target, song_ids, lengths), lengths
+
+
+def songs_features(features, annotations, song_ids
+                   ) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
+    """Features and lengths (annotated frames, the same for every target) of ``song_ids``.
 
     Features: (n, T, dims) when every song has T frames (emoMusic), else one
     (length_i, dims) array per song, so that a few long songs (DEAM) do not pad all the
-    others in memory. Annotations: (n, longest) NaN-padded. ``DataError`` if a song's
-    features and annotations differ in length."""
+    others in memory. ``DataError`` if a song's features and annotations differ in length."""
     lengths = annotations.lengths_of(song_ids)
     feature_lengths = features.lengths_of(song_ids)
     if not np.array_equal(lengths, feature_lengths):
@@ -190,11 +197,15 @@ def songs_data(features, annotations, target: str, song_ids
                         f"{feature_lengths[bad].tolist()} vs samples {lengths[bad].tolist()}); "
                         f"re-run feature extraction")
     if len(set(lengths.tolist())) <= 1:
-        x = features.rows(song_ids)
-    else:
-        x = [np.asarray(features.song(song), dtype=np.float32) for song in song_ids]
+        return features.rows(song_ids), lengths
+    return [np.asarray(features.song(song), dtype=np.float32) for song in song_ids], lengths
+
+
+def songs_annotations(annotations, target: str, song_ids, lengths) -> np.ndarray:
+    """(n, longest of ``lengths``) float32 annotations of ``song_ids`` for ``target``,
+    NaN-padded."""
     y = annotations.target(target)[annotations.rows(song_ids)][:, :int(lengths.max(initial=0))]
-    return x, np.asarray(y, dtype=np.float32), lengths
+    return np.asarray(y, dtype=np.float32)
 
 
 def real_frames_of(x: np.ndarray | list[np.ndarray]) -> np.ndarray:
@@ -219,20 +230,33 @@ def predictions_table(song_ids, annotation, prediction, lengths=None) -> pd.Data
     })
 
 
-def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target: str,
-               model_name: str, train_config, model_options: dict, validation_fraction: float,
-               seed: int, outputs: FoldOutputs, dataset: str = "", feature_set: str = "",
-               seed_index: int = 0, ridge_alphas=None) -> dict:
-    """Train one model on one fold and write checkpoint, predictions, attention, history, metrics.
+def train_fold(*, target: str, outputs: FoldOutputs, **arguments) -> dict:
+    """``train_fold_targets`` for one ``target``, writing ``outputs``; returns its metrics."""
+    return train_fold_targets(targets=[target], outputs={target: outputs}, **arguments)[target]
 
-    ``seed`` draws the validation songs (the same for every training seed);
-    ``train_config.seed`` initialises and shuffles; ``seed_index`` numbers the training seed.
 
-    Baselines (``mer.models.is_baseline``) are fitted in closed form instead
-    (``mer.models.baselines.fit_baseline``) on the same fit songs, validation songs and
-    standardisation, ``RIDGE``/``RIDGE_SONG`` choosing their penalty among
+def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int, targets,
+                       model_name: str, train_config, model_options: dict,
+                       validation_fraction: float, seed: int, outputs: dict[str, FoldOutputs],
+                       dataset: str = "", feature_set: str = "", seed_index: int = 0,
+                       ridge_alphas=None) -> dict[str, dict]:
+    """Train one model on one fold for each of ``targets`` and write, for each, checkpoint,
+    predictions, attention, history and metrics to ``outputs[target]``; return
+    {target: metrics}.
+
+    The split, the features and their standardisation are computed once for all targets;
+    each target's model is then trained as if alone: a network is built after
+    ``seed_everything(train_config.seed)`` and trained, target after target, so its files
+    are those of a job training that target only. ``seed`` draws the validation songs (the
+    same for every training seed); ``train_config.seed`` initialises and shuffles;
+    ``seed_index`` numbers the training seed.
+
+    Baselines (``mer.models.is_baseline``) are fitted in closed form instead, every target
+    at once (``mer.models.baselines.fit_baselines``) on the same fit songs, validation songs
+    and standardisation, ``RIDGE``/``RIDGE_SONG`` choosing each target's penalty among
     ``ridge_alphas`` (``train.ridge_alphas``) on the validation songs. They write the same
-    files: history.csv has one row (epoch 1: the fit), metrics.json has ``epochs`` =
+    files: history.csv has one row (epoch 1: the fit; its ``seconds``, the joint fit's
+    wall time divided evenly among the targets), metrics.json has ``epochs`` =
     ``best_epoch`` = 1, ``best_val_loss`` = the validation MSE of the fitted model and,
     for the ridge families, ``ridge_alpha``; attention.npz holds no weights.
     """
@@ -241,80 +265,107 @@ def train_fold(*, features, annotations, folds: pd.DataFrame, fold: int, target:
     from mer.runtime import seed_everything
     from mer.training import fit, predict, save_checkpoint
 
+    targets = list(targets)
+    if sorted(outputs) != sorted(targets):
+        raise ValueError(f"outputs are for {sorted(outputs)}, the targets are {sorted(targets)}")
     family = parse_model_name(model_name).family
     baseline = MODEL_FAMILIES[family].baseline
     if baseline and family != "MEAN":
         from mer.models.baselines import checked_alphas
         ridge_alphas = checked_alphas(ridge_alphas)
+    for target in targets:  # an unknown target stops the job before anything is written
+        annotations.target(target)
     split = split_fold(folds, fold, validation_fraction, seed)
     missing = np.setdiff1d(folds["song_id"].to_numpy(), features.song_ids)
     if len(missing):
         raise DataError(f"feature table for {features.feature_set!r} lacks songs {missing[:10].tolist()}; "
                         f"re-run feature extraction")
 
-    def take(ids):
-        return songs_data(features, annotations, target, ids)
-
-    (x_fit, y_fit, _), (x_val, y_val, _), (x_test, y_test, l_test) = map(
-        take, (split.fit, split.validation, split.test))
+    (x_fit, l_fit), (x_val, l_val), (x_test, l_test) = (
+        songs_features(features, annotations, ids) for ids in (split.fit, split.validation, split.test))
     scaler = Standardizer.fit(real_frames_of(x_fit))
     x_fit, x_val, x_test = map(scaler.transform, (x_fit, x_val, x_test))
 
-    seed_everything(train_config.seed)
+    def annotations_of(song_ids, lengths) -> dict[str, np.ndarray]:
+        return {target: songs_annotations(annotations, target, song_ids, lengths) for target in targets}
+
+    y_fit, y_val, y_test = (annotations_of(split.fit, l_fit), annotations_of(split.validation, l_val),
+                            annotations_of(split.test, l_test))
     input_dim = len(features.columns)
-    model = build_model(model_name, input_dim=input_dim, **model_options)
     log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
              fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
              model_name, features.feature_set, input_dim)
-    extra_metrics: dict = {}
-    if baseline:
-        history, extra_metrics = _fit_baseline_fold(model, family, x_fit, y_fit, x_val, y_val,
-                                                    ridge_alphas)
-    else:
-        # songs of different lengths come one by one and carry their lengths (see songs_data)
-        history = fit(model, x_fit, y_fit, x_val, y_val, train_config, log=log.info)
-    prediction, attention = predict(model, x_test, device=train_config.device,
-                                    ragged_attention=True)
-    metrics = evaluate(y_test, prediction, lengths=l_test)
-    # the restored weights are those of the last epoch that improved (Keras rule, see fit)
-    best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"], default=history[-1])
-    metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
-                   best_val_loss=float(best["val_loss"]), **extra_metrics)
-    log.info("fold %d test: R2 %.3f  within-song R2 %.3f  tau %.3f  MAE %.3f", fold, metrics["r2"],
-             metrics["r2_within"], metrics["tau"], metrics["mae"])
 
-    save_checkpoint(outputs.model, model, model_name=model_name, input_dim=input_dim,
-                    model_options=model_options,
-                    extra={"dataset": dataset, "feature_set": feature_set, "target": target,
-                           "fold": fold, "seed_index": seed_index, "feature_mean": scaler.mean.tolist(),
-                           "feature_std": scaler.std.tolist(), "metrics": metrics})
-    write_csv_atomic(predictions_table(split.test, y_test, prediction, l_test), outputs.predictions)
-    write_csv_atomic(pd.DataFrame(history), outputs.history)
-    _save_attention(outputs.attention, split.test, attention if has_attention(model_name) else None,
-                    l_test)
-    write_json_atomic(metrics, outputs.metrics)
+    def new_model():
+        seed_everything(train_config.seed)
+        return build_model(model_name, input_dim=input_dim, **model_options)
+
+    def evaluate_and_write(target, model, history, extra_metrics) -> dict:
+        """The trained model's test predictions and metrics, written to ``outputs[target]``."""
+        prediction, attention = predict(model, x_test, device=train_config.device,
+                                        ragged_attention=True)
+        metrics = evaluate(y_test[target], prediction, lengths=l_test)
+        # the restored weights are those of the last epoch that improved (Keras rule, see fit)
+        best = max((row for row in history if row["improved"]), key=lambda row: row["epoch"],
+                   default=history[-1])
+        metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
+                       best_val_loss=float(best["val_loss"]), **extra_metrics)
+        log.info("fold %d %s test: R2 %.3f  within-song R2 %.3f  tau %.3f  MAE %.3f", fold, target,
+                 metrics["r2"], metrics["r2_within"], metrics["tau"], metrics["mae"])
+        files = outputs[target]
+        save_checkpoint(files.model, model, model_name=model_name, input_dim=input_dim,
+                        model_options=model_options,
+                        extra={"dataset": dataset, "feature_set": feature_set, "target": target,
+                               "fold": fold, "seed_index": seed_index, "feature_mean": scaler.mean.tolist(),
+                               "feature_std": scaler.std.tolist(), "metrics": metrics})
+        write_csv_atomic(predictions_table(split.test, y_test[target], prediction, l_test), files.predictions)
+        write_csv_atomic(pd.DataFrame(history), files.history)
+        _save_attention(files.attention, split.test, attention if has_attention(model_name) else None,
+                        l_test)
+        write_json_atomic(metrics, files.metrics)
+        return metrics
+
+    if baseline:
+        models = {target: new_model() for target in targets}
+        fitted = _fit_baselines_fold(models, family, x_fit, y_fit, x_val, y_val, ridge_alphas)
+        return {target: evaluate_and_write(target, models[target], *fitted[target]) for target in targets}
+    metrics = {}
+    for target in targets:  # one after the other, each from the same seed: as if alone
+        model = new_model()
+        log.info("training %s for %s", model_name, target)
+        # songs of different lengths come one by one and carry their lengths (see songs_data)
+        history = fit(model, x_fit, y_fit[target], x_val, y_val[target], train_config, log=log.info)
+        metrics[target] = evaluate_and_write(target, model, history, {})
     return metrics
 
 
-def _fit_baseline_fold(model, family: str, x_fit, y_fit, x_val, y_val, ridge_alphas
-                       ) -> tuple[list[dict], dict]:
-    """Closed-form fit of a baseline: history.csv's one row and its extra fold metrics."""
+def _fit_baselines_fold(models: dict, family: str, x_fit, y_fit: dict, x_val, y_val: dict,
+                        ridge_alphas) -> dict[str, tuple[list[dict], dict]]:
+    """Closed-form fit of every target's baseline (``models``, {target: model}) at once:
+    {target: (history.csv's one row, its extra fold metrics)}. The fit's wall time is
+    divided evenly among the targets (``seconds``)."""
     import time
 
-    from mer.models.baselines import fit_baseline
+    from mer.models.baselines import fit_baselines
 
     started = time.perf_counter()
-    result = fit_baseline(model, family, x_fit, y_fit, x_val, y_val, alphas=ridge_alphas)
-    row = {"epoch": 1, "train_loss": result.train_loss, "val_loss": result.val_loss,
-           "seconds": time.perf_counter() - started, "improved": True}
-    if result.alpha is None:
-        log.info("%s fitted: train_loss %.6f  val_loss %.6f", family, result.train_loss,
-                 result.val_loss)
-        return [row], {}
-    log.info("%s: validation MSE per alpha %s; chose alpha %g (val_loss %.6f)", family,
-             ", ".join(f"{a:g}: {v:.6f}" for a, v in zip(ridge_alphas, result.val_losses)),
-             result.alpha, result.val_loss)
-    return [row], {"ridge_alpha": result.alpha}
+    results = fit_baselines(list(models.values()), family, x_fit, [y_fit[t] for t in models],
+                            x_val, [y_val[t] for t in models], alphas=ridge_alphas)
+    seconds = (time.perf_counter() - started) / len(models)
+    fitted = {}
+    for target, result in zip(models, results):
+        row = {"epoch": 1, "train_loss": result.train_loss, "val_loss": result.val_loss,
+               "seconds": seconds, "improved": True}
+        if result.alpha is None:
+            log.info("%s fitted for %s: train_loss %.6f  val_loss %.6f", family, target,
+                     result.train_loss, result.val_loss)
+            fitted[target] = [row], {}
+            continue
+        log.info("%s for %s: validation MSE per alpha %s; chose alpha %g (val_loss %.6f)", family,
+                 target, ", ".join(f"{a:g}: {v:.6f}" for a, v in zip(ridge_alphas, result.val_losses)),
+                 result.alpha, result.val_loss)
+        fitted[target] = [row], {"ridge_alpha": result.alpha}
+    return fitted
 
 
 def _save_attention(path: Path, song_ids, attention, lengths) -> None:

@@ -1,9 +1,10 @@
 """Train one model (``train_fold``) or a feature set's baselines (``train_baselines_<set>``)
-on one CV fold with one training seed, one model per target; each writes its own files."""
+on one CV fold with one training seed: one model per target, all targets of a model in one
+``train_fold_targets`` call (features standardised once, ridge fitted once); each writes its files."""
 
 import pandas as pd
 
-from mer.cv import FoldOutputs, train_fold, training_seed
+from mer.cv import FoldOutputs, train_fold_targets, training_seed
 from mer.data.layouts import dataset_layout
 from mer.features import load_features
 from mer.gpu_slots import claim_gpu
@@ -22,17 +23,18 @@ def main(sm):
     annotations = dataset_layout(sm.params.dataset).load_annotations(sm.input.raw)
     folds = pd.read_csv(sm.input.folds)
     for model in models:
-        for target in sm.params.targets:
-            prefix = f"{model}_{target}_" if baselines else f"{target}_"
-            train_fold(
-                features=features, annotations=annotations, folds=folds, fold=fold,
-                target=target, model_name=model, train_config=train_config,
-                model_options=sm.params.model_options,
-                validation_fraction=sm.params.validation_fraction, seed=sm.params.seed,
-                outputs=FoldOutputs(**{k: sm.output[prefix + k] for k in FoldOutputs.__dataclass_fields__}),
-                dataset=sm.params.dataset, feature_set=feature_set, seed_index=seed_index,
-                ridge_alphas=sm.params.ridge_alphas,
-            )
+        prefix = f"{model}_" if baselines else ""
+        train_fold_targets(
+            features=features, annotations=annotations, folds=folds, fold=fold,
+            targets=sm.params.targets, model_name=model, train_config=train_config,
+            model_options=sm.params.model_options,
+            validation_fraction=sm.params.validation_fraction, seed=sm.params.seed,
+            outputs={target: FoldOutputs(**{key: sm.output[f"{prefix}{target}_{key}"]
+                                            for key in FoldOutputs.__dataclass_fields__})
+                     for target in sm.params.targets},
+            dataset=sm.params.dataset, feature_set=feature_set, seed_index=seed_index,
+            ridge_alphas=sm.params.ridge_alphas,
+        )
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)

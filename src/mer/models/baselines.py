@@ -18,9 +18,11 @@ Ridge penalty: scikit-learn's ``Ridge(alpha)`` (objective ``||y - Xw - b||² + a
 ||w||²``, intercept unpenalised) is fitted on the fitting songs for each ``alpha`` of the
 grid ``train.ridge_alphas``; the alpha with the lowest validation MSE (over the real
 frames of the validation songs, as the networks' early stopping measures it) is kept
-(ties: the first in grid order). The validation songs are never fitted on, and the test
-songs are not touched. Fitting is in float64; the module keeps float64 weights and casts
-only its output to float32.
+(ties: the first in grid order), for each target on its own. The validation songs are
+never fitted on, and the test songs are not touched. ``fit_ridge_grid`` computes the same
+solutions as sklearn for every alpha and every target (arousal, valence) from one Gram
+matrix (``fit_baselines``: all targets of a fold at once). Fitting is in float64; the
+module keeps float64 weights and casts only its output to float32.
 
 Padding (``lengths``, convention in ``mer.models.lstm``): padded input frames are set to 0
 before use, and ``RIDGE_SONG`` averages the real frames only, so padding never changes a
@@ -119,22 +121,81 @@ def checked_alphas(alphas) -> tuple[float, ...]:
     return tuple(float(a) for a in values)
 
 
-def _songs(x, y=None, lengths=None) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Per-song (length_i, dims) features (views, not copies) and float64 (length_i,) targets.
+@dataclass(frozen=True)
+class RidgeGrid:
+    """Ridge fits of several targets for every alpha of a grid: ``coefficients``
+    (n_alphas, n_targets, dims), ``intercepts`` (n_alphas, n_targets) and ``fitted``
+    (n_samples, n_alphas, n_targets), every fit's prediction of the fitting samples."""
 
-    ``x``: an (n, T, dims) array (``lengths`` (n,) its songs' real frames; None: all T),
-    or a list of (length_i, dims) arrays; ``y``: (n, >= longest) NaN-padded, or one array
-    per song."""
+    coefficients: np.ndarray
+    intercepts: np.ndarray
+    fitted: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n_samples, n_alphas, n_targets): every fit's prediction of ``x`` (n_samples, dims)."""
+        return np.tensordot(x, self.coefficients, axes=([1], [2])) + self.intercepts
+
+
+def fit_ridge_grid(design: np.ndarray, targets: np.ndarray, alphas) -> RidgeGrid:
+    """scikit-learn's ``Ridge(alpha)`` for every alpha of ``alphas`` and every column of
+    ``targets`` (n_samples, n_targets), from one Gram matrix and one factorisation per alpha.
+
+    ``design`` (n_samples, dims) float64 is centred IN PLACE, so that the fitting frames
+    exist once (the caller drops it after). As sklearn's "cholesky" solver: with x̄, ȳ the
+    means over the fitting samples and Xc, Yc the centred design and targets,
+    ``w = Xcᵀ(XcXcᵀ + αI)⁻¹Yc`` (kernel form) when n_samples < dims, else
+    ``w = (XcᵀXc + αI)⁻¹XcᵀYc`` (primal form); the unpenalised intercept is ``ȳ − x̄ᵀw``.
+    Memory: the design, the Gram matrix and one factor at a time.
+    """
+    # Hand-written because sklearn's Ridge(alpha=<one alpha per column>) solves (K + αI)
+    # once per column: on the default run's 4,392 ComParE frames (kernel form) ~1.2 CPU-s
+    # a solve after ~3.4 s for K, so 22.3 CPU-s a fold for arousal and valence (K twice, 12
+    # solves). Here K is formed once and each alpha factored once (Cholesky), the factor
+    # solving every target's column together: 9 CPU-s. tests/test_baselines.py compares
+    # with Ridge(alpha) fitted alpha by alpha and target by target, in both forms.
+    from scipy.linalg import cho_factor, cho_solve  # here: networks' jobs need not import it
+
+    targets = np.asarray(targets, dtype=np.float64)
+    x_mean, y_mean = design.mean(axis=0), targets.mean(axis=0)
+    design -= x_mean
+    centred_targets = targets - y_mean
+    n_samples, dims = design.shape
+    kernel = n_samples < dims
+    gram = design @ design.T if kernel else design.T @ design  # numpy uses one syrk
+    rhs = centred_targets if kernel else design.T @ centred_targets
+    coefficients = np.empty((len(alphas), targets.shape[1], dims))
+    for i, alpha in enumerate(alphas):
+        # gram is symmetric: its transpose copied in Fortran order is gram again, in the
+        # layout LAPACK factors in place (overwrite_a), so gram + αI is the only other matrix
+        shifted = gram.T.copy(order="F")
+        shifted.flat[::len(gram) + 1] += alpha
+        solution = cho_solve(cho_factor(shifted, overwrite_a=True), rhs)
+        del shifted
+        coefficients[i] = (design.T @ solution if kernel else solution).T
+    del gram
+    fitted = np.tensordot(design, coefficients, axes=([1], [2])) + y_mean  # xc·w + ȳ = x·w + b
+    return RidgeGrid(coefficients, y_mean - coefficients @ x_mean, fitted)
+
+
+def _songs(x, lengths=None) -> list[np.ndarray]:
+    """Per-song (length_i, dims) features (views, not copies): ``x`` an (n, T, dims) array
+    (``lengths`` (n,) its songs' real frames; None: all T), or a list of (length_i, dims)."""
     if isinstance(x, (list, tuple)):
-        songs = [np.asarray(song) for song in x]
-        song_lengths = [len(song) for song in songs]
-    else:
-        x = np.asarray(x)
-        song_lengths = [x.shape[1]] * len(x) if lengths is None else [int(n) for n in lengths]
-        songs = [song[:n] for song, n in zip(x, song_lengths)]
-    targets = None if y is None else [np.asarray(row, dtype=np.float64)[:n]
-                                      for row, n in zip(y, song_lengths)]
-    return songs, targets
+        return [np.asarray(song) for song in x]
+    x = np.asarray(x)
+    song_lengths = [x.shape[1]] * len(x) if lengths is None else [int(n) for n in lengths]
+    return [song[:n] for song, n in zip(x, song_lengths)]
+
+
+def _song_targets(y, songs) -> list[np.ndarray]:
+    """Float64 (length_i,) annotations of each of ``songs``: ``y`` (n, >= longest)
+    NaN-padded, or one array per song."""
+    return [np.asarray(row, dtype=np.float64)[:len(song)] for row, song in zip(y, songs)]
+
+
+def _frame_targets(ys, songs) -> np.ndarray:
+    """(n_targets, frames) float64: row ``j``, target ``ys[j]`` on every real frame of ``songs``."""
+    return np.stack([np.concatenate(_song_targets(y, songs)) for y in ys])
 
 
 def _frames(songs) -> np.ndarray:
@@ -153,7 +214,8 @@ def _mse(prediction: np.ndarray, target: np.ndarray) -> float:
 
 def fit_baseline(model: nn.Module, family: str, x_fit, y_fit, x_val=None, y_val=None, *,
                  alphas=None, fit_lengths=None, val_lengths=None) -> BaselineFit:
-    """Fit the baseline ``model`` (built by ``mer.models.build_model``) in place.
+    """Fit the baseline ``model`` (built by ``mer.models.build_model``) in place: one
+    target's ``fit_baselines``.
 
     Arrays as ``mer.cv.songs_data`` gives them (features already standardised): features
     (n, T, dims) or one (length_i, dims) array per song, annotations (n, T) NaN-padded;
@@ -161,57 +223,74 @@ def fit_baseline(model: nn.Module, family: str, x_fit, y_fit, x_val=None, y_val=
     Without validation songs (the final model of an export) ``alphas`` must hold exactly
     one value. Returns the chosen alpha and the losses; the model ends in evaluation mode.
     """
-    fit_x, fit_y = _songs(x_fit, y_fit, fit_lengths)
+    return fit_baselines([model], family, x_fit, [y_fit], x_val,
+                         None if x_val is None else [y_val], alphas=alphas,
+                         fit_lengths=fit_lengths, val_lengths=val_lengths)[0]
+
+
+def fit_baselines(models, family: str, x_fit, ys_fit, x_val=None, ys_val=None, *,
+                  alphas=None, fit_lengths=None, val_lengths=None) -> list[BaselineFit]:
+    """``fit_baseline`` for several targets on the same features: ``models[j]`` fitted in
+    place on the annotations ``ys_fit[j]`` (validation: ``ys_val[j]``), the ridge families
+    by one ``fit_ridge_grid`` for all targets; each target chooses its own alpha on its own
+    validation MSE. Returns one ``BaselineFit`` per model, in order."""
     has_validation = x_val is not None
-    val_x, val_y = _songs(x_val, y_val, val_lengths) if has_validation else (None, None)
-    frames_y = np.concatenate(fit_y)
+    if len(ys_fit) != len(models) or (has_validation and len(ys_val) != len(models)):
+        raise ValueError(f"{len(models)} model(s) need as many fitting and validation "
+                         f"annotation arrays, got {len(ys_fit)} and "
+                         f"{len(ys_val) if has_validation else 'no validation'}")
+    fit_x = _songs(x_fit, fit_lengths)
+    val_x = _songs(x_val, val_lengths) if has_validation else None
+    frames_y = _frame_targets(ys_fit, fit_x)
+    val_truth = _frame_targets(ys_val, val_x) if has_validation else None
     if family == "MEAN":
-        level = float(frames_y.mean())
-        with torch.no_grad():
-            model.level.fill_(level)
-        val_loss = _mse(level, np.concatenate(val_y)) if has_validation else math.nan
-        model.eval()
-        return BaselineFit(None, val_loss, _mse(level, frames_y))
+        fits = []
+        for j, model in enumerate(models):
+            level = float(frames_y[j].mean())
+            with torch.no_grad():
+                model.level.fill_(level)
+            model.eval()
+            fits.append(BaselineFit(None, _mse(level, val_truth[j]) if has_validation else math.nan,
+                                    _mse(level, frames_y[j])))
+        return fits
     if family not in ("RIDGE", "RIDGE_SONG"):
         raise ValueError(f"{family!r} is not a closed-form baseline family")
     grid = checked_alphas(alphas)
     if not has_validation and len(grid) != 1:
         raise ConfigError(f"without validation songs the ridge penalty cannot be chosen; "
                           f"give one alpha, got {list(grid)}")
-    from sklearn.linear_model import Ridge  # imported here: networks' jobs need not pay for it
+
+    def samples(songs) -> np.ndarray:
+        """The design's rows for ``songs``: their frames (RIDGE) or their mean features."""
+        return _frames(songs) if family == "RIDGE" else _song_means(songs)
+
+    def on_frames(predictions, songs) -> np.ndarray:
+        """(frames, alphas, targets) from per-sample predictions (RIDGE_SONG: per song)."""
+        return predictions if family == "RIDGE" else np.repeat(
+            predictions, [len(song) for song in songs], axis=0)
 
     if family == "RIDGE":
-        design, target = _frames(fit_x), frames_y
+        targets = frames_y.T
     else:
-        design = _song_means(fit_x)
-        target = np.array([song.mean() for song in fit_y])
-
-    def predict_frames(regressor, songs) -> np.ndarray:
-        """(frames, alphas): every alpha's prediction of the real frames of ``songs``."""
-        if family == "RIDGE":
-            return regressor.predict(_frames(songs)).reshape(-1, len(grid))
-        levels = regressor.predict(_song_means(songs))
-        return np.repeat(levels.reshape(-1, len(grid)), [len(song) for song in songs], axis=0)
-
-    # One fit for the whole grid: sklearn's per-target penalties (the target repeated once
-    # per alpha) compute the Gram matrix once instead of once per alpha, the same solution
-    # as Ridge(alpha) alpha by alpha (tests/test_baselines.py compares), ~5x faster on ComParE.
-    # copy_X=False: sklearn centres ``design`` in place (it is not used again), one copy of
-    # the fitting frames fewer (~1.9 GB for RIDGE on emoMusic's ComParE frames)
-    regressor = Ridge(alpha=np.array(grid), copy_X=False).fit(
-        design, np.repeat(target[:, None], len(grid), axis=1))
-    del design
-    val_losses = []
+        targets = np.array([[song.mean() for song in _song_targets(y, fit_x)] for y in ys_fit]).T
+    design = samples(fit_x)
+    ridge = fit_ridge_grid(design, targets, grid)
+    del design  # centred in place by the fit, of no further use: freed before validation
+    fitted = on_frames(ridge.fitted, fit_x)
     if has_validation:
-        val_truth = np.concatenate(val_y)
-        val_losses = [float(v) for v in
-                      np.mean((predict_frames(regressor, val_x) - val_truth[:, None]) ** 2, axis=0)]
-    best = int(np.argmin(val_losses)) if has_validation else 0
-    coefficients = regressor.coef_.reshape(len(grid), -1)[best]
-    intercept = float(np.atleast_1d(regressor.intercept_)[best])
-    with torch.no_grad():
-        model.linear.weight.copy_(torch.as_tensor(coefficients, dtype=torch.float64)[None])
-        model.linear.bias.fill_(intercept)
-    model.eval()
-    return BaselineFit(grid[best], val_losses[best] if has_validation else math.nan,
-                       _mse(predict_frames(regressor, fit_x)[:, best], frames_y), tuple(val_losses))
+        errors = on_frames(ridge.predict(samples(val_x)), val_x) - val_truth.T[:, None, :]
+        val_losses = np.mean(errors ** 2, axis=0)  # (alphas, targets)
+        best = np.argmin(val_losses, axis=0)  # ties: the first in grid order
+    else:
+        val_losses, best = None, np.zeros(len(models), dtype=int)
+    fits = []
+    for j, model in enumerate(models):
+        chosen = int(best[j])
+        with torch.no_grad():
+            model.linear.weight.copy_(torch.as_tensor(ridge.coefficients[chosen, j])[None])
+            model.linear.bias.fill_(float(ridge.intercepts[chosen, j]))
+        model.eval()
+        losses = () if val_losses is None else tuple(float(v) for v in val_losses[:, j])
+        fits.append(BaselineFit(grid[chosen], losses[chosen] if losses else math.nan,
+                                _mse(fitted[:, chosen, j], frames_y[j]), losses))
+    return fits
