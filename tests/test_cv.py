@@ -249,6 +249,44 @@ def test_one_network_job_for_both_targets_writes_exactly_what_one_job_per_target
     assert together["arousal"].metrics.read_text() != together["valence"].metrics.read_text()
 
 
+def test_one_job_for_several_models_writes_exactly_what_one_job_per_model_writes(tmp_path):
+    """A feature set's baselines share one job: the fold is split and standardised once for
+    all its models, and each model's files are those of a job training it alone."""
+    import torch
+
+    from mer.cv import FoldOutputs, train_fold_models, train_fold_targets
+    from mer.training import TrainConfig
+
+    features, annotations, folds = _tiny_fold_inputs()
+    targets, models = ["arousal"], ["MEAN", "RIDGE", "AT_4"]
+    arguments = dict(features=features, annotations=annotations, folds=folds, fold=0,
+                     targets=targets, train_config=TrainConfig(max_epochs=2, seed=5),
+                     model_options={}, validation_fraction=0.25, seed=5, dataset="tiny",
+                     feature_set="tiny", ridge_alphas=[0.1, 10.0])
+
+    def outputs(out):
+        return {target: FoldOutputs(*(out / target / name for name in (
+            "model.pt", "predictions.csv", "attention.npz", "history.csv", "metrics.json")))
+            for target in targets}
+
+    together = {model: outputs(tmp_path / "together" / model) for model in models}
+    returned = train_fold_models(model_names=models, outputs=together, **arguments)
+    assert sorted(returned) == sorted(models)
+    for model in models:
+        alone = outputs(tmp_path / "alone" / model)
+        alone_metrics = train_fold_targets(model_name=model, outputs=alone, **arguments)
+        assert json.dumps(alone_metrics) == json.dumps(returned[model])  # NaN metrics too
+        for target in targets:
+            files, single = together[model][target], alone[target]
+            for name in ("metrics", "predictions", "attention"):
+                assert getattr(files, name).read_bytes() == getattr(single, name).read_bytes(), (model, name)
+            histories = [pd.read_csv(o.history).drop(columns="seconds") for o in (files, single)]
+            pd.testing.assert_frame_equal(*histories, check_exact=True)
+            saved = [torch.load(o.model, weights_only=True) for o in (files, single)]
+            for name, tensor in saved[0]["state_dict"].items():
+                assert torch.equal(tensor, saved[1]["state_dict"][name]), (model, name)
+
+
 def test_train_fold_never_uses_test_songs(tmp_path):
     """Test songs' features and annotations may change arbitrarily: the fitted model must not."""
     import torch

@@ -209,7 +209,7 @@ def songs_annotations(annotations, target: str, song_ids, lengths) -> np.ndarray
 
 
 def real_frames_of(x: np.ndarray | list[np.ndarray]) -> np.ndarray:
-    """Every real frame of ``songs_data``'s features (songs of one length have no padding)."""
+    """Every real frame of ``songs_features``'s features (songs of one length have no padding)."""
     return np.concatenate(x) if isinstance(x, list) else x
 
 
@@ -235,21 +235,31 @@ def train_fold(*, target: str, outputs: FoldOutputs, **arguments) -> dict:
     return train_fold_targets(targets=[target], outputs={target: outputs}, **arguments)[target]
 
 
-def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int, targets,
-                       model_name: str, train_config, model_options: dict,
-                       validation_fraction: float, seed: int, outputs: dict[str, FoldOutputs],
-                       dataset: str = "", feature_set: str = "", seed_index: int = 0,
-                       ridge_alphas=None) -> dict[str, dict]:
-    """Train one model on one fold for each of ``targets`` and write, for each, checkpoint,
-    predictions, attention, history and metrics to ``outputs[target]``; return
-    {target: metrics}.
+def train_fold_targets(*, model_name: str, outputs: dict[str, FoldOutputs], **arguments
+                       ) -> dict[str, dict]:
+    """``train_fold_models`` for one model, writing ``outputs`` ({target: FoldOutputs});
+    returns {target: metrics}."""
+    return train_fold_models(model_names=[model_name], outputs={model_name: outputs},
+                             **arguments)[model_name]
 
-    The split, the features and their standardisation are computed once for all targets;
-    each target's model is then trained as if alone: a network is built after
-    ``seed_everything(train_config.seed)`` and trained, target after target, so its files
-    are those of a job training that target only. ``seed`` draws the validation songs (the
-    same for every training seed); ``train_config.seed`` initialises and shuffles;
-    ``seed_index`` numbers the training seed.
+
+def train_fold_models(*, features, annotations, folds: pd.DataFrame, fold: int, targets,
+                      model_names, train_config, model_options: dict,
+                      validation_fraction: float, seed: int,
+                      outputs: dict[str, dict[str, FoldOutputs]], dataset: str = "",
+                      feature_set: str = "", seed_index: int = 0,
+                      ridge_alphas=None) -> dict[str, dict[str, dict]]:
+    """Train each of ``model_names`` on one fold for each of ``targets`` and write, for
+    each model and target, checkpoint, predictions, attention, history and metrics to
+    ``outputs[model][target]``; return {model: {target: metrics}}.
+
+    The split, the features and their standardisation are computed once for all models
+    and targets (a feature set's baselines share one job); each target's model is then
+    trained as if alone: a network is built after ``seed_everything(train_config.seed)``
+    and trained, target after target, so its files are those of a job training that model
+    and target only. ``seed`` draws the validation songs (the same for every training
+    seed); ``train_config.seed`` initialises and shuffles; ``seed_index`` numbers the
+    training seed.
 
     Baselines (``mer.models.is_baseline``) are fitted in closed form instead, every target
     at once (``mer.models.baselines.fit_baselines``) on the same fit songs, validation songs
@@ -265,12 +275,15 @@ def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int,
     from mer.runtime import seed_everything
     from mer.training import fit, predict, save_checkpoint
 
-    targets = list(targets)
-    if sorted(outputs) != sorted(targets):
-        raise ValueError(f"outputs are for {sorted(outputs)}, the targets are {sorted(targets)}")
-    family = parse_model_name(model_name).family
-    baseline = MODEL_FAMILIES[family].baseline
-    if baseline and family != "MEAN":
+    targets, model_names = list(targets), list(model_names)
+    if sorted(outputs) != sorted(model_names):
+        raise ValueError(f"outputs are for {sorted(outputs)}, the models are {sorted(model_names)}")
+    for model_name in model_names:
+        if sorted(outputs[model_name]) != sorted(targets):
+            raise ValueError(f"{model_name}'s outputs are for {sorted(outputs[model_name])}, "
+                             f"the targets are {sorted(targets)}")
+    families = {name: parse_model_name(name).family for name in model_names}
+    if any(family in ("RIDGE", "RIDGE_SONG") for family in families.values()):
         from mer.models.baselines import checked_alphas
         ridge_alphas = checked_alphas(ridge_alphas)
     for target in targets:  # an unknown target stops the job before anything is written
@@ -292,16 +305,13 @@ def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int,
     y_fit, y_val, y_test = (annotations_of(split.fit, l_fit), annotations_of(split.validation, l_val),
                             annotations_of(split.test, l_test))
     input_dim = len(features.columns)
-    log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
-             fold, seed_index, train_config.seed, len(split.fit), len(split.validation), len(split.test),
-             model_name, features.feature_set, input_dim)
 
-    def new_model():
+    def new_model(model_name):
         seed_everything(train_config.seed)
         return build_model(model_name, input_dim=input_dim, **model_options)
 
-    def evaluate_and_write(target, model, history, extra_metrics) -> dict:
-        """The trained model's test predictions and metrics, written to ``outputs[target]``."""
+    def evaluate_and_write(model_name, target, model, history, extra_metrics) -> dict:
+        """The trained model's test predictions and metrics, written to ``outputs``."""
         prediction, attention = predict(model, x_test, device=train_config.device,
                                         ragged_attention=True)
         metrics = evaluate(y_test[target], prediction, lengths=l_test)
@@ -310,9 +320,9 @@ def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int,
                    default=history[-1])
         metrics.update(fold=fold, seed_index=seed_index, epochs=len(history), best_epoch=int(best["epoch"]),
                        best_val_loss=float(best["val_loss"]), **extra_metrics)
-        log.info("fold %d %s test: R2 %.3f  within-song R2 %.3f  tau %.3f  MAE %.3f", fold, target,
-                 metrics["r2"], metrics["r2_within"], metrics["tau"], metrics["mae"])
-        files = outputs[target]
+        log.info("fold %d %s %s test: R2 %.3f  within-song R2 %.3f  tau %.3f  MAE %.3f", fold,
+                 model_name, target, metrics["r2"], metrics["r2_within"], metrics["tau"], metrics["mae"])
+        files = outputs[model_name][target]
         save_checkpoint(files.model, model, model_name=model_name, input_dim=input_dim,
                         model_options=model_options,
                         extra={"dataset": dataset, "feature_set": feature_set, "target": target,
@@ -325,18 +335,26 @@ def train_fold_targets(*, features, annotations, folds: pd.DataFrame, fold: int,
         write_json_atomic(metrics, files.metrics)
         return metrics
 
-    if baseline:
-        models = {target: new_model() for target in targets}
-        fitted = _fit_baselines_fold(models, family, x_fit, y_fit, x_val, y_val, ridge_alphas)
-        return {target: evaluate_and_write(target, models[target], *fitted[target]) for target in targets}
-    metrics = {}
-    for target in targets:  # one after the other, each from the same seed: as if alone
-        model = new_model()
-        log.info("training %s for %s", model_name, target)
-        # songs of different lengths come one by one and carry their lengths (see songs_data)
-        history = fit(model, x_fit, y_fit[target], x_val, y_val[target], train_config, log=log.info)
-        metrics[target] = evaluate_and_write(target, model, history, {})
-    return metrics
+    results = {}
+    for model_name in model_names:
+        family = families[model_name]
+        log.info("fold %d, training seed %d (%d): %d fit / %d validation / %d test songs, %s on %s (%d dims)",
+                 fold, seed_index, train_config.seed, len(split.fit), len(split.validation),
+                 len(split.test), model_name, features.feature_set, input_dim)
+        if MODEL_FAMILIES[family].baseline:
+            models = {target: new_model(model_name) for target in targets}
+            fitted = _fit_baselines_fold(models, family, x_fit, y_fit, x_val, y_val, ridge_alphas)
+            results[model_name] = {target: evaluate_and_write(model_name, target, models[target],
+                                                              *fitted[target]) for target in targets}
+            continue
+        results[model_name] = {}
+        for target in targets:  # one after the other, each from the same seed: as if alone
+            model = new_model(model_name)
+            log.info("training %s for %s", model_name, target)
+            # songs of different lengths come one by one and carry their lengths (songs_features)
+            history = fit(model, x_fit, y_fit[target], x_val, y_val[target], train_config, log=log.info)
+            results[model_name][target] = evaluate_and_write(model_name, target, model, history, {})
+    return results
 
 
 def _fit_baselines_fold(models: dict, family: str, x_fit, y_fit: dict, x_val, y_val: dict,

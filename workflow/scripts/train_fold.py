@@ -1,10 +1,11 @@
 """Train one model (``train_fold``) or a feature set's baselines (``train_baselines_<set>``)
-on one CV fold with one training seed: one model per target, all targets of a model in one
-``train_fold_targets`` call (features standardised once, ridge fitted once); each writes its files."""
+on one CV fold with one training seed: one model per target, all models and targets in one
+``train_fold_models`` call (features standardised once, ridge fitted once per model); each
+model and target writes its own files."""
 
 import pandas as pd
 
-from mer.cv import FoldOutputs, train_fold_targets, training_seed
+from mer.cv import FoldOutputs, train_fold_models, training_seed
 from mer.data.layouts import dataset_layout
 from mer.features import load_features
 from mer.gpu_slots import claim_gpu
@@ -22,19 +23,18 @@ def main(sm):
     features = load_features(sm.input.values, sm.input.index)
     annotations = dataset_layout(sm.params.dataset).load_annotations(sm.input.raw)
     folds = pd.read_csv(sm.input.folds)
-    for model in models:
-        prefix = f"{model}_" if baselines else ""
-        train_fold_targets(
-            features=features, annotations=annotations, folds=folds, fold=fold,
-            targets=sm.params.targets, model_name=model, train_config=train_config,
-            model_options=sm.params.model_options,
-            validation_fraction=sm.params.validation_fraction, seed=sm.params.seed,
-            outputs={target: FoldOutputs(**{key: sm.output[f"{prefix}{target}_{key}"]
-                                            for key in FoldOutputs.__dataclass_fields__})
-                     for target in sm.params.targets},
-            dataset=sm.params.dataset, feature_set=feature_set, seed_index=seed_index,
-            ridge_alphas=sm.params.ridge_alphas,
-        )
+    prefixes = {model: f"{model}_" if baselines else "" for model in models}
+    train_fold_models(
+        features=features, annotations=annotations, folds=folds, fold=fold,
+        targets=sm.params.targets, model_names=models, train_config=train_config,
+        model_options=sm.params.model_options,
+        validation_fraction=sm.params.validation_fraction, seed=sm.params.seed,
+        outputs={model: {target: FoldOutputs(**{key: sm.output[f"{prefixes[model]}{target}_{key}"]
+                                                for key in FoldOutputs.__dataclass_fields__})
+                         for target in sm.params.targets} for model in models},
+        dataset=sm.params.dataset, feature_set=feature_set, seed_index=seed_index,
+        ridge_alphas=sm.params.ridge_alphas,
+    )
 
 
 run_job(snakemake, main)  # noqa: F821 (injected by Snakemake)
